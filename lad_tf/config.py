@@ -1,0 +1,239 @@
+"""Recipes: every hyper-parameter of a zoo entry, validated in one place.
+
+A recipe is a JSON file (`zoo/<name>/recipe.json`) that maps onto the frozen
+dataclasses below. `load_recipe` reads it, applies `--set section.key=value`
+overrides and validates the result; the resolved recipe is written into the
+run directory before any training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any
+
+from lad_tf.errors import LadError
+
+ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "mnist"
+    provider_fraction: float = 1 / 6  # held-out part of the training data
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """A plain supervised fit (classifier or generator)."""
+
+    model: str = "lenet"
+    model_args: dict = dataclasses.field(default_factory=dict)
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    loss: str = "l2"  # generator only: l1 or l2 (Eq. 2, p = 1 or 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class SVMConfig:
+    """Attention SVMs, one per ordered (source, target) class pair (Sec. III-B)."""
+
+    per_class: int = 200  # latents per class, drawn from the provider split
+    holdout_fraction: float = 1 / 3
+    attention: str = "scaled_softmax"  # softmax | scaled_softmax | exp_softmax
+    c: float = 1.0
+    learning_rate: float = 1e-3
+    epochs: int = 30
+    batch_size: int = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig:
+    """Boundary-guided generation z' = z + eps * beta(z) * d (Sec. III-B)."""
+
+    per_class: int = 50  # source images per class for the eps sweep
+    eps_unit: str = "calibrated"  # calibrated: eps 1 reaches the SVM boundary
+    eps_sweep: tuple = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+    batch_size: int = 512
+
+
+@dataclasses.dataclass(frozen=True)
+class HardeningConfig:
+    """Fine-tuning with Eq. 4."""
+
+    alpha: float = 0.5
+    eps: tuple = (1.0, 2.0)
+    per_class: int = 200  # provider images per class used as sources
+    only_inconsistent: bool = False  # keep only Eq. 3 violations
+    epochs: int = 3
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    per_class: int = 450  # balanced test subset for the attacks (Sec. IV-D1)
+    fgsm_eps: float = 0.3
+    pgd_eps: float = 0.3
+    pgd_step: float = 0.01
+    pgd_iterations: int = 40
+    batch_size: int = 500
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    name: str = "lenet_mnist_lad"
+    base: str = "export/models"
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    name: str = "mnist"
+    description: str = ""
+    data: DataConfig = DataConfig()
+    classifier: TrainConfig = TrainConfig()
+    generator: TrainConfig = TrainConfig(model="mnist_generator", epochs=12, batch_size=256)
+    svm: SVMConfig = SVMConfig()
+    generation: GenerationConfig = GenerationConfig()
+    hardening: HardeningConfig = HardeningConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    export: ExportConfig = ExportConfig()
+
+    def __post_init__(self):
+        _validate(self)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = typing.get_type_hints(Recipe)
+
+
+def _check(ok: bool, message: str):
+    if not ok:
+        raise LadError(f"invalid recipe: {message}")
+
+
+def _validate(r: Recipe):
+    _check(0 < r.data.provider_fraction < 1,
+           f"data.provider_fraction must be in (0, 1). Received: {r.data.provider_fraction}")
+    for section in (r.classifier, r.generator, r.hardening):
+        _check(section.epochs >= 0, f"epochs must be >= 0. Received: {section.epochs}")
+        _check(section.batch_size > 0, f"batch_size must be > 0. Received: {section.batch_size}")
+    _check(r.generator.loss in ("l1", "l2"), f"generator.loss must be l1 or l2. Received: {r.generator.loss}")
+    _check(r.svm.attention in ("softmax", "scaled_softmax", "exp_softmax"),
+           "svm.attention must be softmax, scaled_softmax or exp_softmax. "
+           f"Received: {r.svm.attention}")
+    _check(0 < r.svm.holdout_fraction < 1,
+           f"svm.holdout_fraction must be in (0, 1). Received: {r.svm.holdout_fraction}")
+    _check(r.svm.per_class >= 3, f"svm.per_class must be >= 3. Received: {r.svm.per_class}")
+    _check(r.generation.eps_unit in ("calibrated", "raw"),
+           f"generation.eps_unit must be calibrated or raw. Received: {r.generation.eps_unit}")
+    _check(len(r.generation.eps_sweep) > 0 and all(e >= 0 for e in r.generation.eps_sweep),
+           f"generation.eps_sweep must be a non-empty list of eps >= 0. Received: {r.generation.eps_sweep}")
+    _check(len(r.hardening.eps) > 0 and all(e >= 0 for e in r.hardening.eps),
+           f"hardening.eps must be a non-empty list of eps >= 0. Received: {r.hardening.eps}")
+    _check(0 <= r.hardening.alpha <= 1, f"hardening.alpha must be in [0, 1]. Received: {r.hardening.alpha}")
+    _check(r.hardening.optimizer in ("sgd", "adam"),
+           f"hardening.optimizer must be sgd or adam. Received: {r.hardening.optimizer}")
+    _check(r.evaluation.per_class > 0, f"evaluation.per_class must be > 0. Received: {r.evaluation.per_class}")
+
+
+_DEFAULTS = Recipe()
+
+
+def recipe_from_dict(raw: dict) -> Recipe:
+    """Builds a Recipe from nested dicts, rejecting unknown keys by name."""
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _SECTIONS:
+            raise LadError(f"invalid recipe: unknown key {key!r}; known keys: {sorted(_SECTIONS)}")
+        section_type = _SECTIONS[key]
+        if dataclasses.is_dataclass(section_type):
+            if not isinstance(value, dict):
+                raise LadError(f"invalid recipe: {key!r} must be an object. Received: {value!r}")
+            known = {f.name: f for f in dataclasses.fields(section_type)}
+            unknown = sorted(set(value) - set(known))
+            if unknown:
+                raise LadError(
+                    f"invalid recipe: unknown key(s) {unknown} in {key!r}; known keys: {sorted(known)}"
+                )
+            fields = {k: tuple(v) if isinstance(v, list) and k != "model_args" else v
+                      for k, v in value.items()}
+            # Keys a recipe leaves out keep the defaults of this section.
+            defaults = dataclasses.asdict(getattr(_DEFAULTS, key))
+            kwargs[key] = section_type(**{**defaults, **fields})
+        else:
+            kwargs[key] = value
+    try:
+        return Recipe(**kwargs)
+    except TypeError as exc:
+        raise LadError(f"invalid recipe: {exc}") from None
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise LadError(f"--set expects section.key=value. Received: {text!r}")
+    path, value = text.split("=", 1)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value  # a bare string such as lenet
+    return path.strip().split("."), parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Applies `section.key=value` overrides (values parsed as JSON) to a raw recipe."""
+    raw = json.loads(json.dumps(raw))
+    for text in overrides:
+        keys, value = _parse_override(text)
+        node = raw
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise LadError(f"--set {text!r}: {key!r} is not a section")
+        node[keys[-1]] = value
+    return raw
+
+
+def available_recipes() -> list[str]:
+    return sorted(p.parent.name for p in ZOO_DIR.glob("*/recipe.json"))
+
+
+def read_recipe_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise LadError(f"recipe file {path} not found; pass an existing --recipe file")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise LadError(f"recipe file {path} is not valid JSON ({exc}); fix the file") from None
+
+
+def load_recipe(dataset: str | None = None, recipe_path: str | None = None,
+                overrides: list[str] | None = None) -> Recipe:
+    """Resolves the recipe for a run.
+
+    Args:
+        dataset: a zoo entry name (`zoo/<dataset>/recipe.json`).
+        recipe_path: an explicit recipe file; wins over `dataset`.
+        overrides: `section.key=value` strings applied on top.
+    """
+    if recipe_path is None:
+        path = ZOO_DIR / str(dataset) / "recipe.json"
+        if not path.is_file():
+            raise LadError(
+                f"unknown dataset {dataset!r}; choose one of {available_recipes()} "
+                "or pass --recipe FILE"
+            )
+    else:
+        path = Path(recipe_path)
+    raw = apply_overrides(read_recipe_file(path), overrides or [])
+    return recipe_from_dict(raw)

@@ -1,0 +1,118 @@
+"""LAD fine-tuning with the alpha-weighted loss of Eq. 4.
+
+    J~ = alpha * J(theta; x, y) + (1 - alpha) * J(theta; G(z + eps beta d), y_s)
+
+`LADHardening` wraps a classifier; its `train_step` receives a clean batch and
+a batch of generated examples (labelled with their source class) and applies
+J~. The generated set is made once from the provider split (boundary.py) and
+paired with clean training batches by `hardening_dataset`.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def classification_loss(num_classes: int) -> keras.losses.Loss:
+    """Cross-entropy on logits: sparse categorical, or binary for one logit."""
+    if num_classes == 1:
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+class LADHardening(keras.Model):
+    """Fine-tunes `classifier` on clean and LAD-generated batches (Eq. 4).
+
+    Args:
+        classifier: a `LatentClassifier` returning logits; it is trained in place.
+        alpha: weight of the clean loss; 1 - alpha weighs the generated batch.
+
+    Training data: ((x, y), (x_adv, y_adv)) with x float32 [B, H, W, C] in
+    [0, 1] and integer labels [B]. Evaluation data: (x, y) clean batches.
+    """
+
+    def __init__(self, classifier, alpha: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1]. Received: alpha={alpha}")
+        self.classifier = classifier
+        self.alpha = float(alpha)
+        self.loss_fn = classification_loss(classifier.num_classes)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.clean_loss_tracker = keras.metrics.Mean(name="clean_loss")
+        self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
+        acc = (keras.metrics.BinaryAccuracy if classifier.num_classes == 1
+               else keras.metrics.SparseCategoricalAccuracy)
+        self.clean_accuracy = acc(name="clean_accuracy")
+        self.adv_accuracy = acc(name="adv_accuracy")
+        if classifier.num_classes == 1:  # BinaryAccuracy reads probabilities
+            self._acc_input = tf.sigmoid
+        else:
+            self._acc_input = tf.identity
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.clean_loss_tracker, self.adv_loss_tracker,
+                self.clean_accuracy, self.adv_accuracy]
+
+    def call(self, x, training=False):
+        return self.classifier(x, training=training)
+
+    def _labels(self, y):
+        if self.classifier.num_classes == 1:
+            return tf.cast(tf.reshape(y, (-1, 1)), tf.float32)
+        return y
+
+    def lad_loss(self, x, y, x_adv, y_adv, training=True):
+        """Returns (J~, J_clean, J_adv, logits, logits_adv)."""
+        logits = self(x, training=training)
+        logits_adv = self(x_adv, training=training)
+        j_clean = self.loss_fn(self._labels(y), logits)
+        j_adv = self.loss_fn(self._labels(y_adv), logits_adv)
+        total = self.alpha * j_clean + (1.0 - self.alpha) * j_adv
+        return total, j_clean, j_adv, logits, logits_adv
+
+    def train_step(self, data):
+        (x, y), (x_adv, y_adv) = data
+        with tf.GradientTape() as tape:
+            total, j_clean, j_adv, logits, logits_adv = self.lad_loss(x, y, x_adv, y_adv)
+        variables = self.classifier.trainable_variables
+        grads = tape.gradient(total, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self.loss_tracker.update_state(total)
+        self.clean_loss_tracker.update_state(j_clean)
+        self.adv_loss_tracker.update_state(j_adv)
+        self.clean_accuracy.update_state(self._labels(y), self._acc_input(logits))
+        self.adv_accuracy.update_state(self._labels(y_adv), self._acc_input(logits_adv))
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y = data
+        logits = self(x, training=False)
+        j_clean = self.loss_fn(self._labels(y), logits)
+        self.loss_tracker.update_state(j_clean)
+        self.clean_loss_tracker.update_state(j_clean)
+        self.clean_accuracy.update_state(self._labels(y), self._acc_input(logits))
+        return {m.name: m.result() for m in (self.loss_tracker, self.clean_loss_tracker,
+                                             self.clean_accuracy)}
+
+
+def hardening_dataset(x_clean: np.ndarray, y_clean: np.ndarray, x_adv: np.ndarray,
+                      y_adv: np.ndarray, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """Pairs each batch of generated examples with a batch of clean ones.
+
+    One epoch is one pass over the generated set; the clean data is shuffled
+    and repeated so every step sees a fresh clean batch.
+    """
+    if len(x_adv) == 0:
+        raise ValueError("the generated set is empty; lower hardening.eps or turn off "
+                         "hardening.only_inconsistent")
+    clean = (tf.data.Dataset.from_tensor_slices((x_clean, y_clean.astype("int64")))
+             .shuffle(min(len(x_clean), 60000), seed=seed).repeat()
+             .batch(batch_size, drop_remainder=True))
+    adv = (tf.data.Dataset.from_tensor_slices((x_adv, y_adv.astype("int64")))
+           .shuffle(len(x_adv), seed=seed + 1)
+           .batch(batch_size, drop_remainder=len(x_adv) >= batch_size))
+    return tf.data.Dataset.zip((clean, adv)).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,74 @@
+"""Progress output, TensorBoard summaries and PNG figures for a run."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def log(message: str):
+    """Progress output on stderr with a wall-clock stamp."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One line per epoch with every logged metric (fit runs with verbose=0)."""
+
+    def __init__(self, stage: str, epochs: int):
+        super().__init__()
+        self.stage, self.epochs = stage, epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
+        log(f"{self.stage} epoch {epoch + 1}/{self.epochs} "
+            f"({time.perf_counter() - self._start:.0f} s): {metrics}")
+
+
+def image_grid(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:
+    """Tiles images [rows*cols, H, W, C] in [0, 1] into one [1, R, C, ch] image."""
+    n, h, w, c = images.shape
+    if n != rows * cols:
+        raise ValueError(f"image_grid needs rows*cols={rows * cols} images. Received: {n}")
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), "float32")
+    for i in range(n):
+        r, k = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        grid[top:top + h, left:left + w] = images[i]
+    return grid[None]
+
+
+def save_png(grid: np.ndarray, path: Path, scale: int = 3):
+    """Writes a [1, H, W, C] grid in [0, 1] as a PNG, enlarged `scale` times."""
+    img = np.repeat(np.repeat(grid[0], scale, axis=0), scale, axis=1)
+    data = tf.io.encode_png(tf.convert_to_tensor(np.clip(img * 255 + 0.5, 0, 255).astype("uint8")))
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_bytes(data.numpy())
+    tmp.replace(path)
+
+
+class RunSummaries:
+    """Writes images and scalars to `<run>/tensorboard/lad` and PNGs to `<run>/figures`."""
+
+    def __init__(self, run_dir: Path):
+        self.figures = run_dir / "figures"
+        self.figures.mkdir(exist_ok=True)
+        self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "lad"))
+
+    def image(self, tag: str, grid: np.ndarray, step: int = 0, description: str = ""):
+        with self.writer.as_default():
+            tf.summary.image(tag, grid, step=step, description=description)
+        self.writer.flush()
+        save_png(grid, self.figures / f"{tag.replace('/', '_')}.png")
+
+    def scalar(self, tag: str, value: float, step: int):
+        with self.writer.as_default():
+            tf.summary.scalar(tag, value, step=step)
+        self.writer.flush()

@@ -1,0 +1,332 @@
+"""The LAD pipeline behind `python -m lad_tf.harden`, one method per stage."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import lad_tf
+from lad_tf import models
+from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pairs,
+                                  pair_datasets, svm_accuracy)
+from lad_tf.batching import batched
+from lad_tf.boundary import GeneratedSet, generate
+from lad_tf.config import Recipe
+from lad_tf.data import load_dataset
+from lad_tf.errors import LadError
+from lad_tf.evaluate import evaluate_model
+from lad_tf.export import export_model
+from lad_tf.hardening import LADHardening, classification_loss, hardening_dataset
+from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
+from lad_tf.report import write_report
+
+STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
+
+
+def _write_json(path: Path, data):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float))
+    tmp.replace(path)
+
+
+def _save_keras(model, path: Path):
+    tmp = path.with_name("partial-" + path.name)  # Keras needs the .keras suffix
+    model.save(tmp)
+    tmp.replace(path)
+
+
+class Pipeline:
+    """Runs the stages of one LAD run in `run_dir`.
+
+    Args:
+        run_dir: the run directory (created if missing).
+        recipe: the resolved `Recipe`.
+        data_dir: dataset folder (else $LAD_DATA_DIR and the caches).
+        export_base: TF Serving base folder (else the recipe's).
+        resume: reuse the artifacts of finished stages.
+    """
+
+    ARTIFACTS = {
+        "classifier": "classifier.keras",
+        "generator": "generator.keras",
+        "svm": "svm.keras",
+        "generate": "generated.npz",
+        "harden": "hardened.keras",
+        "evaluate": "evaluation.json",
+        "export": "export.json",
+    }
+
+    def __init__(self, run_dir: Path, recipe: Recipe, data_dir=None, export_base=None,
+                 resume: bool = False):
+        self.run_dir = Path(run_dir)
+        self.recipe = recipe
+        self.resume = resume
+        self.export_base = export_base or recipe.export.base
+        self.data = load_dataset(recipe.data.dataset, data_dir=data_dir,
+                                 provider_fraction=recipe.data.provider_fraction,
+                                 seed=recipe.data.seed)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "metrics").mkdir(exist_ok=True)
+        _write_json(self.run_dir / "recipe.json", recipe.to_dict())
+        self.summaries = RunSummaries(self.run_dir)
+        self.metrics: dict[str, dict] = {}
+        keras.utils.set_random_seed(recipe.data.seed)
+
+    # -- bookkeeping -----------------------------------------------------------------
+    def artifact(self, stage: str) -> Path:
+        return self.run_dir / self.ARTIFACTS[stage]
+
+    def _tensorboard(self, stage: str):
+        return keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / stage))
+
+    def run(self, stop_after: str | None = None):
+        start = time.perf_counter()
+        log(f"run directory {self.run_dir}; data {self.data.source}: "
+            f"{len(self.data.y_train)} train / {len(self.data.y_provider)} provider / "
+            f"{len(self.data.y_test)} test")
+        recompute = not self.resume
+        for stage in STAGES:
+            metrics_path = self.run_dir / "metrics" / f"{stage}.json"
+            if not recompute and self.artifact(stage).exists() and metrics_path.is_file():
+                log(f"stage {stage}: reusing {self.artifact(stage).name}")
+                self.metrics[stage] = json.loads(metrics_path.read_text())
+                getattr(self, f"load_{stage}", lambda: None)()
+            else:
+                recompute = True  # everything after a recomputed stage is stale
+                log(f"stage {stage}: running")
+                t0 = time.perf_counter()
+                result = getattr(self, f"stage_{stage}")()
+                result["seconds"] = time.perf_counter() - t0
+                self.metrics[stage] = result
+                _write_json(metrics_path, result)
+                log(f"stage {stage}: done in {result['seconds']:.0f} s")
+            if stage == stop_after:
+                log(f"stopped after {stage}; continue with --resume --run-dir {self.run_dir}")
+                return
+        total = time.perf_counter() - start
+        write_report(self.run_dir, self.recipe, self.data.summary(), self.metrics, total)
+        log(f"report: {self.run_dir / 'report.md'} ({total:.0f} s in all)")
+
+    # -- 1. classifier ---------------------------------------------------------------
+    def stage_classifier(self) -> dict:
+        cfg = self.recipe.classifier
+        h, w, c = self.data.image_shape
+        model = models.build_classifier(cfg.model, num_classes=self.data.num_classes,
+                                        image_shape=(h, w, c), **cfg.model_args)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                      loss=classification_loss(model.num_classes), metrics=["accuracy"])
+        model.fit(self.data.dataset("train", cfg.batch_size, shuffle=True, seed=self.recipe.data.seed),
+                  validation_data=self.data.dataset("provider", 500), epochs=cfg.epochs, verbose=0,
+                  callbacks=[self._tensorboard("classifier"), EpochLogger("classifier", cfg.epochs)])
+        _save_keras(model, self.artifact("classifier"))
+        self.classifier = model
+        _, provider_acc = model.evaluate(self.data.dataset("provider", 500), verbose=0)
+        return {"provider_accuracy": float(provider_acc), "parameters": int(model.count_params())}
+
+    def load_classifier(self):
+        self.classifier = keras.models.load_model(self.artifact("classifier"))
+
+    def _latents(self, x: np.ndarray) -> np.ndarray:
+        phi = tf.function(lambda b: self.classifier.features(b, training=False),
+                          reduce_retracing=True)
+        return batched(phi, x, 500)
+
+    # -- 2. generator (Eq. 2) -----------------------------------------------------------
+    def stage_generator(self) -> dict:
+        cfg = self.recipe.generator
+        generator = models.build_generator(cfg.model, latent_dim=self.classifier.latent_dim,
+                                           **cfg.model_args)
+        loss = "mean_squared_error" if cfg.loss == "l2" else "mean_absolute_error"
+        generator.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss)
+        log(f"generator: encoding {len(self.data.x_train)} training images with the frozen phi")
+        z_train = self._latents(self.data.x_train)
+        z_provider = self._latents(self.data.x_provider)
+        train = (tf.data.Dataset.from_tensor_slices((z_train, self.data.x_train))
+                 .shuffle(len(z_train), seed=self.recipe.data.seed).batch(cfg.batch_size)
+                 .prefetch(tf.data.AUTOTUNE))
+        generator.fit(train, validation_data=(z_provider, self.data.x_provider),
+                      batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0,
+                      callbacks=[self._tensorboard("generator"), EpochLogger("generator", cfg.epochs)])
+        _save_keras(generator, self.artifact("generator"))
+        self.generator = generator
+        decode = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
+        x_test = self.data.x_test
+        recon_test = batched(decode, self._latents(x_test), 500)
+        recon_train = batched(decode, z_train[:10000], 500)
+        result = {
+            "train_mse": float(np.mean((recon_train - self.data.x_train[:10000]) ** 2)),
+            "test_mse": float(np.mean((recon_test - x_test) ** 2)),
+            "train_mse_examples": int(min(10000, len(z_train))),
+        }
+        log(f"generator: reconstruction MSE train {result['train_mse']:.5f}, "
+            f"test {result['test_mse']:.5f}")
+        rows = min(8, len(x_test) // 2)
+        pairs = np.stack([x_test[:rows * 2], recon_test[:rows * 2]], axis=1).reshape(
+            rows * 4, *x_test.shape[1:])
+        self.summaries.image("reconstructions", image_grid(pairs, rows, 4),
+                             description="test image, G(phi(image)), two per row")
+        return result
+
+    def load_generator(self):
+        self.generator = keras.models.load_model(self.artifact("generator"))
+
+    # -- 3. attention SVMs -----------------------------------------------------------
+    @property
+    def pairs(self):
+        return ordered_pairs(self.data.num_classes)
+
+    def stage_svm(self) -> dict:
+        cfg = self.recipe.svm
+        z = self._latents(self.data.x_provider)
+        try:
+            z_fit, y_fit, z_hold, y_hold = pair_datasets(
+                z, self.data.y_provider, self.pairs, cfg.per_class, cfg.holdout_fraction,
+                seed=self.recipe.data.seed)
+        except ValueError as exc:
+            raise LadError(f"{exc}; lower svm.per_class with --set svm.per_class=N") from None
+        svm = AttentionSVM(len(self.pairs), self.classifier.latent_dim, cfg.attention, cfg.c)
+        log(f"svm: fitting {len(self.pairs)} attention SVMs together on "
+            f"{z_fit.shape[1]} latents each ({z_hold.shape[1]} held out)")
+        every = max(1, cfg.epochs // 5)
+        fit_attention_svms(
+            svm, z_fit, y_fit, epochs=cfg.epochs, batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate, seed=self.recipe.data.seed,
+            progress=lambda e, l: (e + 1) % every == 0 and log(
+                f"svm epoch {e + 1}/{cfg.epochs}: loss {l:.4f}"))
+        _save_keras(svm, self.artifact("svm"))
+        self.svm = svm
+        held = svm_accuracy(svm, z_hold, y_hold)
+        fit = svm_accuracy(svm, z_fit, y_fit)
+        worst = int(np.argmin(held))
+        log(f"svm: held-out accuracy mean {held.mean():.4f}, worst {held.min():.4f} "
+            f"(pair {self.pairs[worst]})")
+        return {
+            "pairs": [list(p) for p in self.pairs],
+            "heldout_accuracy": held.tolist(),
+            "heldout_accuracy_mean": float(held.mean()),
+            "heldout_accuracy_min": float(held.min()),
+            "worst_pair": list(self.pairs[worst]),
+            "fit_accuracy_mean": float(fit.mean()),
+            "attention": cfg.attention,
+        }
+
+    def load_svm(self):
+        self.svm = keras.models.load_model(self.artifact("svm"))
+
+    # -- 4. boundary-guided generation ----------------------------------------------
+    def _generate(self, per_class, eps_values, label):
+        cfg = self.recipe.generation
+        return generate(
+            self.classifier, self.generator, self.svm, self.data.x_provider,
+            self.data.y_provider, self.pairs, per_class, eps_values, cfg.eps_unit,
+            batch_size=cfg.batch_size, seed=self.recipe.data.seed,
+            progress=lambda i, n, eps: log(f"{label}: eps {eps:g} done ({i + 1}/{n})"))
+
+    def stage_generate(self) -> dict:
+        gen_cfg, hard_cfg = self.recipe.generation, self.recipe.hardening
+        sweep_eps = [0.0] + [float(e) for e in gen_cfg.eps_sweep]
+        sweep = self._generate(gen_cfg.per_class, sweep_eps, "sweep")
+        stats = sweep.stats()
+        for step, row in enumerate(stats):
+            log(f"eps {row['eps']:g}: attack success {row['attack_success']:.3f}, targeted "
+                f"{row['targeted_success']:.3f}, inconsistency (Eq. 3) {row['inconsistency']:.3f}")
+            self.summaries.scalar("generation/attack_success", row["attack_success"], step)
+            self.summaries.scalar("generation/inconsistency", row["inconsistency"], step)
+        self._crossing_figure(sweep)
+        train_set = self._generate(hard_cfg.per_class, list(hard_cfg.eps), "hardening set")
+        train_set.save(self.artifact("generate"))
+        x_adv, _ = train_set.training_set(hard_cfg.only_inconsistent)
+        return {
+            "eps_unit": gen_cfg.eps_unit,
+            "sweep_per_class": gen_cfg.per_class,
+            "sweep": stats,
+            "pair_success": {"eps": sweep_eps, "pairs": [list(p) for p in self.pairs],
+                             "rate": sweep.pair_success().tolist()},
+            "hardening_set": {"eps": list(hard_cfg.eps), "per_class": hard_cfg.per_class,
+                              "stats": train_set.stats(), "examples": int(len(x_adv)),
+                              "only_inconsistent": hard_cfg.only_inconsistent},
+        }
+
+    def _crossing_figure(self, sweep: GeneratedSet):
+        """One row per source class: the source image, then G(z') for each eps."""
+        rows, sources = [], set()
+        for p, (s, t) in enumerate(sweep.pairs):
+            if s in sources:
+                continue
+            sources.add(s)
+            original = self.data.x_provider[sweep.source_index[p, 0]]
+            rows.append([original] + [sweep.images[e, p, 0] for e in range(len(sweep.eps))])
+        images = np.asarray([img for row in rows for img in row])
+        self.summaries.image(
+            "boundary_crossing", image_grid(images, len(rows), len(rows[0])),
+            description="per row: source image, then G(z + eps beta d) for eps = "
+                        + ", ".join(f"{e:g}" for e in sweep.eps) + " toward the first target")
+
+    def load_generate(self):
+        pass
+
+    # -- 5. LAD fine-tuning (Eq. 4) ----------------------------------------------------
+    def stage_harden(self) -> dict:
+        cfg = self.recipe.hardening
+        train_set = GeneratedSet.load(self.artifact("generate"))
+        x_adv, y_adv = train_set.training_set(cfg.only_inconsistent)
+        classifier = keras.models.load_model(self.artifact("classifier"))
+        model = LADHardening(classifier, alpha=cfg.alpha)
+        optimizer = (keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
+                     if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate))
+        model.compile(optimizer=optimizer)
+        try:
+            data = hardening_dataset(self.data.x_train, self.data.y_train, x_adv, y_adv,
+                                     cfg.batch_size, seed=self.recipe.data.seed)
+        except ValueError as exc:
+            raise LadError(str(exc)) from None
+        log(f"harden: fine-tuning on {len(x_adv)} generated + clean pairs, alpha {cfg.alpha}")
+        history = model.fit(data, validation_data=self.data.dataset("provider", 500),
+                            epochs=cfg.epochs, verbose=0,
+                            callbacks=[self._tensorboard("harden"), EpochLogger("harden", cfg.epochs)])
+        _save_keras(classifier, self.artifact("harden"))
+        self.hardened = classifier
+        return {"generated_examples": int(len(x_adv)),
+                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+
+    def load_harden(self):
+        self.hardened = keras.models.load_model(self.artifact("harden"))
+
+    # -- 6. evaluation -----------------------------------------------------------------
+    def stage_evaluate(self) -> dict:
+        cfg = self.recipe.evaluation
+        result = {}
+        for name in ("original", "hardened"):
+            model = keras.models.load_model(
+                self.artifact("classifier" if name == "original" else "harden"))
+            log(f"evaluate: {name} model")
+            result[name] = evaluate_model(model, self.data.x_test, self.data.y_test, cfg, log=log)
+        _write_json(self.artifact("evaluate"), result)
+        return result
+
+    # -- 7. export ---------------------------------------------------------------------
+    def stage_export(self) -> dict:
+        metadata = {
+            "lad_tf_version": lad_tf.__version__,
+            "tensorflow_version": tf.__version__,
+            "dataset": self.data.summary(),
+            "method": "LAD (Latent Adversarial Defence), Eq. 4 fine-tuning",
+            "recipe": self.recipe.to_dict(),
+            "evaluation": self.metrics.get("evaluate"),
+            "run_dir": str(self.run_dir),
+        }
+        path = export_model(self.hardened, self.export_base, self.recipe.export.name, metadata)
+        log(f"export: SavedModel version written to {path}")
+        result = {"path": str(path), "version": int(path.name), "signature": "serving_default",
+                  "inputs": {"images": [None, *self.data.image_shape]},
+                  "outputs": ["logits", "probabilities", "classes"]}
+        _write_json(self.artifact("export"), result)
+        return result
