@@ -74,8 +74,15 @@ class LADHardening(keras.Model):
         total = self.alpha * j_clean + (1.0 - self.alpha) * j_adv
         return total, j_clean, j_adv, logits, logits_adv
 
+    @staticmethod
+    def _unpack(data):
+        # fit() on a dataset passes ((x, y), (x_adv, y_adv)) as (inputs, targets);
+        # train_on_batch packs the same pair as the inputs of (x, None, None).
+        inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return inputs if targets is None else (inputs, targets)
+
     def train_step(self, data):
-        (x, y), (x_adv, y_adv) = data
+        (x, y), (x_adv, y_adv) = self._unpack(data)
         with tf.GradientTape() as tape:
             total, j_clean, j_adv, logits, logits_adv = self.lad_loss(x, y, x_adv, y_adv)
         variables = self.classifier.trainable_variables

@@ -73,21 +73,6 @@ def no_network(monkeypatch):
 
 # ----------------------------------------------------------------- real MNIST
 
-@pytest.fixture(scope="module")
-def mnist_dir() -> str:
-    data_dir = os.environ.get("LAD_DATA_DIR")
-    if not data_dir:
-        pytest.skip("LAD_DATA_DIR is not set; point it at the shared data folder "
-                    "(with mnist/mnist.npz) to run the real-MNIST tests")
-    return data_dir
-
-
-@pytest.fixture(scope="module")
-def mnist(mnist_dir) -> DatasetSplits:
-    """Full MNIST from $LAD_DATA_DIR, loaded once for the module."""
-    return load_dataset("mnist", use_tfds=False)
-
-
 def test_real_mnist_shapes_and_range(mnist, mnist_dir):
     assert mnist.source == "file:" + os.path.abspath(os.path.join(mnist_dir, "mnist", "mnist.npz"))
     assert (mnist.name, mnist.image_shape, mnist.num_classes) == ("mnist", (28, 28, 1), 10)

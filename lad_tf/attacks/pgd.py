@@ -16,6 +16,9 @@ def pgd(model, x, eps: float = 0.3, eps_iter: float = 0.01, nb_iter: int = 40, y
         y: optional int [B] true labels (else the model's predictions).
     Returns: float32 [B, H, W, C] in [0, 1].
     """
+    # cleverhans rejects eps_iter > eps; a step larger than the budget is the
+    # budget itself after projection, so clamp it (this makes eps 0 a no-op).
+    eps_iter = min(eps_iter, eps)
     if seed is not None:
         tf.random.set_seed(seed)
     return projected_gradient_descent(

@@ -1,0 +1,149 @@
+"""`python -m lad_tf.harden` end to end (tiny recipe), resume, and bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = [
+    "--set", "classifier.epochs=2", "--set", "generator.epochs=2",
+    "--set", "svm.epochs=3", "--set", "svm.per_class=9",
+    "--set", "generation.per_class=2", "--set", "generation.eps_sweep=[1.0,3.0]",
+    "--set", "hardening.per_class=3", "--set", "hardening.epochs=1",
+    "--set", "evaluation.per_class=3", "--set", "evaluation.pgd_iterations=5",
+]
+
+
+def harden(*args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "lad_tf.harden", *args], cwd=cwd, capture_output=True,
+        text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}, timeout=600)
+
+
+def assert_clean_error(result, *needles):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny digits run stopped after generation, then resumed to the end."""
+    cwd = tmp_path_factory.mktemp("cli")
+    run_dir = cwd / "runs" / "tiny"
+    first = harden("--dataset", "digits", "--run-dir", str(run_dir), "--export-base",
+                   str(cwd / "serving"), "--stop-after", "generate", *TINY, cwd=cwd)
+    assert first.returncode == 0, first.stderr
+    second = harden("--dataset", "digits", "--run-dir", str(run_dir), "--export-base",
+                    str(cwd / "serving"), "--resume", cwd=cwd)
+    assert second.returncode == 0, second.stderr
+    return cwd, run_dir, first, second
+
+
+def test_first_run_stops_after_requested_stage(tiny_run):
+    _, run_dir, first, _ = tiny_run
+    assert "stopped after generate" in first.stderr
+    assert "stage harden" not in first.stderr
+
+
+def test_resume_reuses_finished_stages(tiny_run):
+    _, _, _, second = tiny_run
+    for artifact in ("classifier.keras", "generator.keras", "svm.keras", "generated.npz"):
+        assert f"reusing {artifact}" in second.stderr
+    assert "stage harden: running" in second.stderr
+
+
+def test_run_directory_contents(tiny_run):
+    cwd, run_dir, _, _ = tiny_run
+    report = json.loads((run_dir / "report.json").read_text())
+    evaluation = report["stages"]["evaluate"]
+    for model in ("original", "hardened"):
+        for key in ("clean_accuracy", "fgsm_accuracy", "pgd_accuracy"):
+            assert 0.0 <= evaluation[model][key] <= 1.0
+        assert evaluation[model]["attack_examples"] == 30  # 3 per class
+    assert report["stages"]["svm"]["heldout_accuracy_mean"] > 0.5
+    sweep = report["stages"]["generate"]["sweep"]
+    assert [row["eps"] for row in sweep] == [0.0, 1.0, 3.0]
+    assert report["stages"]["generator"]["test_mse"] > 0
+    assert "| clean test accuracy |" in (run_dir / "report.md").read_text()
+    # TensorBoard events for each training stage and for the image summaries.
+    for sub in ("classifier/train", "generator/train", "harden/train", "lad"):
+        assert list((run_dir / "tensorboard" / sub).glob("events.out.tfevents.*")), sub
+    for figure in ("reconstructions.png", "boundary_crossing.png"):
+        assert (run_dir / "figures" / figure).stat().st_size > 1000
+    version = Path(report["stages"]["export"]["path"])
+    assert version == cwd / "serving" / "lenet_digits_lad_demo" / "1"
+    assert (version / "saved_model.pb").is_file()
+
+
+def test_tensorboard_holds_the_images(tiny_run):
+    import tensorflow as tf
+
+    _, run_dir, _, _ = tiny_run
+    tags = set()
+    for path in (run_dir / "tensorboard" / "lad").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(v.tag for v in event.summary.value)
+    assert {"reconstructions", "boundary_crossing", "generation/attack_success"} <= tags
+
+
+def test_existing_run_without_resume_is_refused(tiny_run):
+    cwd, run_dir, _, _ = tiny_run
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
+    result = harden("--dataset", "digits", "--run-dir", str(run_dir), cwd=cwd)
+    assert_clean_error(result, "already exists", "--resume")
+    after = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_resume_refuses_a_changed_recipe(tiny_run):
+    cwd, run_dir, _, _ = tiny_run
+    result = harden("--dataset", "digits", "--run-dir", str(run_dir), "--resume",
+                    "--set", "hardening.alpha=0.9", cwd=cwd)
+    assert_clean_error(result, "change the recipe")
+
+
+def test_unknown_dataset(tmp_path):
+    result = harden("--dataset", "imagenet", cwd=tmp_path)
+    assert_clean_error(result, "unknown dataset 'imagenet'", "mnist")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_data_folder_offline(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = harden("--dataset", "mnist", cwd=tmp_path,
+                    env={"LAD_DATA_DIR": str(empty), "HOME": str(empty),
+                         "TFDS_DATA_DIR": str(empty)})
+    assert_clean_error(result, "mnist.npz", "--data-dir")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_corrupt_mnist_npz(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mnist.npz").write_bytes(b"this is not a zip file")
+    result = harden("--dataset", "mnist", "--data-dir", str(tmp_path / "data"), cwd=tmp_path,
+                    env={"TFDS_DATA_DIR": str(tmp_path)})
+    assert_clean_error(result, "mnist.npz")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_override(tmp_path):
+    result = harden("--set", "hardening.alpha=2", cwd=tmp_path)
+    assert_clean_error(result, "hardening.alpha must be in [0, 1]")
+    result = harden("--set", "hardening.nonsense=1", cwd=tmp_path)
+    assert_clean_error(result, "unknown key(s) ['nonsense']")
+
+
+def test_help_explains_every_option(tmp_path):
+    result = harden("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for option in ("--dataset", "--recipe", "--set", "--data-dir", "--run-dir", "--resume",
+                   "--export-base", "--stop-after"):
+        assert option in result.stdout

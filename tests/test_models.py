@@ -1,0 +1,56 @@
+"""Zoo models: the paper's shapes, the phi / f_p split, and serialization."""
+
+import keras
+import numpy as np
+import pytest
+
+from lad_tf.errors import LadError
+from lad_tf.models import LeNet, MnistGenerator, build_classifier, build_generator
+
+
+def test_table_xi_generator_shapes():
+    generator = MnistGenerator(latent_dim=500)
+    shapes = generator.intermediate_shapes(batch_size=2)
+    # Dense 500 -> 4x4x50, ConvT k2 s4 -> 14, Conv k3 -> 12, ConvT k2 s3 -> 35,
+    # Conv k4 -> 32, Conv k5 -> 28.
+    assert shapes == [(2, 800), (2, 4, 4, 50), (2, 14, 14, 50), (2, 12, 12, 50),
+                      (2, 35, 35, 32), (2, 32, 32, 32), (2, 28, 28, 1)]
+
+
+def test_generator_output_range():
+    generator = build_generator("mnist_generator", latent_dim=500)
+    z = np.random.default_rng(0).normal(0, 5, (16, 500)).astype("float32")
+    images = np.asarray(generator(z))
+    assert images.shape == (16, 28, 28, 1)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+
+
+def test_lenet_head_of_features_equals_call():
+    model = build_classifier("lenet")
+    x = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
+    z = model.features(x)
+    assert tuple(z.shape) == (8, 500)
+    # z is taken before the ReLU, so it has negative entries.
+    assert float(np.min(z)) < 0.0
+    np.testing.assert_allclose(np.asarray(model.head(z)), np.asarray(model(x)), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: build_classifier("lenet", num_classes=10),
+    lambda: build_generator("mnist_generator", latent_dim=500, channels=(8, 8, 4, 4)),
+])
+def test_save_reload_same_outputs(tmp_path, make):
+    model = make()
+    shape = (4, 28, 28, 1) if isinstance(model, LeNet) else (4, 500)
+    x = np.random.default_rng(1).random(shape).astype("float32")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    assert type(reloaded) is type(model)
+    assert reloaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+
+
+def test_unknown_model_name():
+    with pytest.raises(LadError, match="unknown classifier 'resnet'.*lenet"):
+        build_classifier("resnet")
