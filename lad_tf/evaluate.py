@@ -29,13 +29,19 @@ def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> floa
     return float(np.mean(predict_labels(batched(call, x, batch_size)) == y))
 
 
-def attack_accuracy(model, attack, x, y, batch_size: int, **kwargs) -> float:
-    """Accuracy on adversarial images crafted batch by batch against `model`."""
+def attack_accuracy(model, attack, x, y, batch_size: int, progress=None, **kwargs) -> float:
+    """Accuracy on adversarial images crafted batch by batch against `model`.
+
+    Args:
+        progress: optional callable(done, total) called after each batch.
+    """
     correct = 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         x_adv = attack(model, xb, y=yb, **kwargs)
         correct += int(np.sum(predict_labels(model(x_adv, training=False)) == yb))
+        if progress:
+            progress(min(start + batch_size, len(x)), len(x))
     return correct / max(len(x), 1)
 
 
@@ -56,10 +62,12 @@ def evaluate_model(model, x_test, y_test, config, log=print) -> dict:
     t1 = time.perf_counter()
     result["fgsm_accuracy"] = attack_accuracy(model, fgsm, xs, ys, config.batch_size,
                                               eps=config.fgsm_eps)
+    pgd_progress = (lambda done, total: log(f"  PGD: {done}/{total} images attacked")) \
+        if len(idx) > config.batch_size else None
     log(f"  FGSM eps {config.fgsm_eps}: accuracy {result['fgsm_accuracy']:.4f} on {len(idx)} images")
     t2 = time.perf_counter()
     result["pgd_accuracy"] = attack_accuracy(
-        model, pgd, xs, ys, config.batch_size, eps=config.pgd_eps,
+        model, pgd, xs, ys, config.batch_size, progress=pgd_progress, eps=config.pgd_eps,
         eps_iter=config.pgd_step, nb_iter=config.pgd_iterations, seed=config.seed)
     t3 = time.perf_counter()
     log(f"  PGD-{config.pgd_iterations} eps {config.pgd_eps}: accuracy "
