@@ -35,6 +35,9 @@ class PGDAdversarialTraining(keras.Model):
             raise ValueError(f"mix must be in [0, 1]. Received: mix={mix}")
         self.classifier = classifier
         self.eps, self.eps_iter, self.nb_iter, self.mix = eps, eps_iter, int(nb_iter), float(mix)
+        # The wrapped classifier is already built; without this, fit() under
+        # tf.distribute tries to build the wrapper by calling it on (x, y).
+        self.built = classifier.built
         self.loss_fn = classification_loss(classifier.num_classes)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.adv_accuracy = keras.metrics.SparseCategoricalAccuracy(name="adv_accuracy")
@@ -59,8 +62,11 @@ class PGDAdversarialTraining(keras.Model):
             loss = (1.0 - self.mix) * self.loss_fn(y, logits_adv)
             if self.mix > 0:
                 loss += self.mix * self.loss_fn(y, self(x, training=True))
+            scaled = self.optimizer.scale_loss(loss)
         variables = self.classifier.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        self.loss_tracker.update_state(loss)
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        # Keras losses are divided by the replica count under tf.distribute.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.loss_tracker.update_state(loss * replicas)
         self.adv_accuracy.update_state(y, logits_adv)
         return {m.name: m.result() for m in self.metrics}

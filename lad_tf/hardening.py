@@ -22,6 +22,17 @@ def classification_loss(num_classes: int) -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+def classification_accuracy(num_classes: int):
+    """The "accuracy" metric on logits: logit > 0 for one logit, else argmax.
+
+    (Keras' "accuracy" string would compare a single logit with 0.5, as if
+    it were a probability.)
+    """
+    if num_classes == 1:
+        return keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")
+    return "accuracy"
+
+
 class LADHardening(keras.Model):
     """Fine-tunes `classifier` on clean and LAD-generated batches (Eq. 4).
 
@@ -39,6 +50,9 @@ class LADHardening(keras.Model):
             raise ValueError(f"alpha must be in [0, 1]. Received: alpha={alpha}")
         self.classifier = classifier
         self.alpha = float(alpha)
+        # The wrapped classifier is already built; without this, fit() under
+        # tf.distribute tries to build the wrapper by calling it on (x, y).
+        self.built = classifier.built
         self.loss_fn = classification_loss(classifier.num_classes)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.clean_loss_tracker = keras.metrics.Mean(name="clean_loss")
@@ -85,12 +99,17 @@ class LADHardening(keras.Model):
         (x, y), (x_adv, y_adv) = self._unpack(data)
         with tf.GradientTape() as tape:
             total, j_clean, j_adv, logits, logits_adv = self.lad_loss(x, y, x_adv, y_adv)
+            scaled = self.optimizer.scale_loss(total)  # mixed-precision loss scaling
         variables = self.classifier.trainable_variables
-        grads = tape.gradient(total, variables)
+        grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        self.loss_tracker.update_state(total)
-        self.clean_loss_tracker.update_state(j_clean)
-        self.adv_loss_tracker.update_state(j_adv)
+        # Keras losses divide by the number of replicas under tf.distribute, so
+        # that summed replica gradients average; the trackers report the
+        # per-example mean, as on one device.
+        replicas = tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, total.dtype)
+        self.loss_tracker.update_state(total * replicas)
+        self.clean_loss_tracker.update_state(j_clean * replicas)
+        self.adv_loss_tracker.update_state(j_adv * replicas)
         self.clean_accuracy.update_state(self._labels(y), self._acc_input(logits))
         self.adv_accuracy.update_state(self._labels(y_adv), self._acc_input(logits_adv))
         return {m.name: m.result() for m in self.metrics}
@@ -98,7 +117,8 @@ class LADHardening(keras.Model):
     def test_step(self, data):
         x, y = data
         logits = self(x, training=False)
-        j_clean = self.loss_fn(self._labels(y), logits)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        j_clean = self.loss_fn(self._labels(y), logits) * replicas
         self.loss_tracker.update_state(j_clean)
         self.clean_loss_tracker.update_state(j_clean)
         self.clean_accuracy.update_state(self._labels(y), self._acc_input(logits))
