@@ -1,134 +1,341 @@
 """SavedModel export in TensorFlow Serving's layout.
 
-    <base>/<name>/<version>/saved_model.pb + variables/ + assets/
+    <base>/<name>/<version>/saved_model.pb + variables/ + assets/model_card.json
 
 Each export takes the next integer version and never overwrites an existing
 one. The SavedModel is written into a hidden temporary folder beside the
-versions (TF Serving only loads folders whose names are integers) and renamed
-into place when complete, so a crash never leaves a half-written version.
+versions (`.partial-<host>-<pid>-<random>`; TF Serving only loads folders
+whose names are integers), flushed to disk and renamed into place only when
+complete, so a crash never leaves a half-written version a server would load.
+A later export removes temporary folders left by dead processes of this host.
 
-Signature `serving_default`:
-    inputs:  images  float32 [B, H, W, C] in [0, 1]
-    outputs: logits float32 [B, K], probabilities float32 [B, K], classes int64 [B]
-Requests are checked inside the graph: a wrong rank, size or channel count,
-or a NaN / infinite value fails with an InvalidArgument error that says so;
-values outside [0, 1] are clipped to [0, 1].
+Signatures (method `tensorflow/serving/predict`; details and the reasons for
+the unknown-rank inputs in `lad_tf.serving.signatures`):
+
+    serving_default      images float32 [B, H, W, C] in [0, 1]
+                         -> logits float32 [B, K], probabilities float32 [B, K],
+                            classes int64 [B]
+    predict_image_bytes  image_bytes string [B], PNG or JPEG files -> the same three
+    model_card           fields string [N], card keys or "*" -> json string [N]
+
+Requests are checked inside the graph: a wrong rank, size or channel count, a
+batch outside 1..max_batch (1024 by default), a NaN or infinite value, or
+image bytes that are not a PNG / JPEG file of at most 4096 x 4096 pixels fail
+with InvalidArgument and a message saying which. Values outside [0, 1] are
+clipped (default) or rejected (`out_of_range="reject"`).
+
+The model card (dataset, method, eps, evaluation numbers, code version,
+recipe, the serving contract) travels as `assets/model_card.json` and through
+the `model_card` signature, which any TF Serving client can call.
+
+CLI: python -m lad_tf.export RUN_DIR [--name NAME] [--base export/models]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+import lad_tf
 from lad_tf.errors import LadError
+from lad_tf.serving import signatures as sig
+
+METHOD_LAD = "LAD (Latent Adversarial Defence), Eq. 4 fine-tuning"
+CARD_FILE = "model_card.json"
+_PARTIAL = ".partial-"
 
 
-def _outputs(logits, num_classes: int) -> dict:
-    if num_classes == 1:
-        p1 = tf.sigmoid(logits)
-        probabilities = tf.concat([1.0 - p1, p1], axis=-1)
-        classes = tf.cast(logits[:, 0] > 0, tf.int64)
-    else:
-        probabilities = tf.nn.softmax(logits, axis=-1)
-        classes = tf.argmax(logits, axis=-1)
-    return {"logits": logits, "probabilities": probabilities, "classes": classes}
+# -- the model card ------------------------------------------------------------------
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
-def serving_function(model, image_shape):
-    """A tf.function with the validated `serving_default` signature."""
-    height, width, channels = (int(d) for d in image_shape)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels],
-                                                tf.float32, name="images")])
-    def serve(images):
-        shape = tf.shape(images)
-        checks = [
-            tf.debugging.assert_equal(
-                tf.rank(images), 4,
-                message=f"images must have rank 4 [batch, {height}, {width}, {channels}]"),
-            tf.debugging.assert_equal(
-                shape[1:], tf.constant([height, width, channels]),
-                message=f"images must have shape [batch, {height}, {width}, {channels}]"),
-            tf.debugging.assert_all_finite(images, "images contain NaN or infinite values"),
-        ]
-        with tf.control_dependencies(checks):
-            x = tf.clip_by_value(images, 0.0, 1.0)
-        return _outputs(model(x, training=False), model.num_classes)
-
-    return serve
+def code_version() -> dict:
+    """Versions of the code that made the export: lad_tf, its git commit, TF, Keras."""
+    version = {"lad_tf": lad_tf.__version__, "git_commit": None, "git_dirty": None,
+               "tensorflow": tf.__version__, "keras": keras.__version__}
+    repo = Path(lad_tf.__file__).resolve().parent.parent
+    if (repo / ".git").exists():
+        try:
+            def git(*args):
+                return subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                                      text=True, timeout=10, check=True).stdout.strip()
+            version["git_commit"] = git("rev-parse", "HEAD")
+            version["git_dirty"] = bool(git("status", "--porcelain", "--untracked-files=no"))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return version
 
 
+def build_model_card(model, metadata: dict | None = None, *,
+                     max_batch: int = sig.DEFAULT_MAX_BATCH, out_of_range: str = "clip") -> dict:
+    """The self-description that travels with an export.
+
+    Args:
+        model: the exported classifier (`image_shape`, `num_classes`).
+        metadata: what the caller knows: `dataset`, `method`, `recipe` (a
+            dict with `hardening.eps` and `generation.eps_unit`),
+            `evaluation` (the report's numbers) and any other keys, kept as
+            they are.
+        max_batch, out_of_range: the serving contract (see `export_model`).
+
+    Returns:
+        A JSON-serialisable dict with at least `dataset`, `method`, `eps`,
+        `evaluation`, `code_version`, `recipe` and `serving`.
+    """
+    metadata = dict(metadata or {})
+    recipe = metadata.get("recipe") or {}
+    eps = None
+    if isinstance(recipe, dict) and "hardening" in recipe:
+        eps = {"hardening": recipe["hardening"].get("eps"),
+               "unit": recipe.get("generation", {}).get("eps_unit")}
+    height, width, channels = (int(d) for d in model.image_shape)
+    shape = f"[batch, {height}, {width}, {channels}]"
+    classes = 2 if model.num_classes == 1 else int(model.num_classes)  # one sigmoid logit: 2
+    outputs = {"logits": f"float32 [batch, {model.num_classes}]",
+               "probabilities": f"float32 [batch, {classes}], rows sum to 1",
+               "classes": f"int64 [batch] in 0..{classes - 1}"}
+    card = {
+        "dataset": metadata.pop("dataset", None),
+        "method": metadata.pop("method", None),
+        "eps": eps,
+        "evaluation": metadata.pop("evaluation", None),
+        "code_version": code_version(),
+        "recipe": metadata.pop("recipe", None),
+        "serving": {
+            "input_shape": [height, width, channels],
+            "num_classes": int(model.num_classes),
+            "max_batch": int(max_batch),
+            "empty_batch": "rejected with INVALID_ARGUMENT",
+            "out_of_range": out_of_range,
+            "max_image_side": sig.MAX_IMAGE_SIDE,
+            "signatures": {
+                sig.DEFAULT_SIGNATURE: {
+                    "inputs": {sig.IMAGES_INPUT: f"float32 {shape} in [0, 1]"},
+                    "outputs": outputs},
+                sig.BYTES_SIGNATURE: {
+                    "inputs": {sig.BYTES_INPUT: "string [batch], PNG or JPEG files (REST: "
+                                                '{"b64": ...}); decoded, resized and scaled '
+                                                "in the graph"},
+                    "outputs": outputs},
+                sig.CARD_SIGNATURE: {
+                    "inputs": {sig.CARD_INPUT: 'string [n], model card keys or "*"'},
+                    "outputs": {sig.CARD_OUTPUT: "string [n], JSON text"}},
+            },
+        },
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    card.update(metadata)  # every other fact the caller passed, as it is
+    return json.loads(json.dumps(card, default=_jsonable))
+
+
+# -- versions on disk ----------------------------------------------------------------
 def next_version(model_dir: Path) -> int:
+    """1 + the largest integer version folder in `model_dir` (1 when there is none)."""
     versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] \
         if model_dir.is_dir() else []
     return max(versions, default=0) + 1
 
 
-def export_model(model, base: str | Path, name: str, metadata: dict | None = None) -> Path:
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_partials(model_dir: Path) -> None:
+    """Removes `.partial-<this host>-<pid>-*` folders whose process is gone."""
+    host = socket.gethostname()
+    for path in model_dir.glob(f"{_PARTIAL}*"):
+        parts = path.name[len(_PARTIAL):].rsplit("-", 2)
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() \
+                and not _pid_alive(int(parts[1])):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flushes every file and folder under `root` to disk (so a rename publishes data)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                os.fsync(f.fileno())
+        _fsync_dir(Path(folder))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_name(name: str) -> str:
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        raise ValueError("The model name must be a non-empty folder name that does not start "
+                         f"with '.' or contain '/'. Received: name={name!r}")
+    return name
+
+
+def export_model(model, base: str | Path, name: str, metadata: dict | None = None, *,
+                 max_batch: int = sig.DEFAULT_MAX_BATCH, out_of_range: str = "clip") -> Path:
     """Writes the next version of `name` under `base`; returns its folder.
 
     Args:
-        model: a built `LatentClassifier` returning logits.
-        metadata: JSON-serialisable facts (dataset, method, report numbers)
-            stored as `assets/model_card.json` inside the SavedModel.
+        model: a built `LatentClassifier` returning logits, with
+            `image_shape` (H, W, C) and `num_classes`.
+        base: the TF Serving base folder (`export/models`).
+        name: the model name, a folder under `base`.
+        metadata: JSON-serialisable facts for the model card (see
+            `build_model_card`).
+        max_batch: the largest batch a request may hold (checked in the graph).
+        out_of_range: "clip" (default) or "reject" pixel values outside [0, 1].
+
+    Returns:
+        `<base>/<name>/<version>`, complete on disk when this returns.
     """
+    _check_name(name)
+    if int(max_batch) < 1:
+        raise ValueError(f"max_batch must be at least 1. Received: max_batch={max_batch}")
+    if out_of_range not in sig.OUT_OF_RANGE_POLICIES:
+        raise ValueError(f"out_of_range must be one of {sig.OUT_OF_RANGE_POLICIES}. "
+                         f"Received: out_of_range={out_of_range!r}")
+    if not getattr(model, "built", False):
+        raise ValueError("The model must be built before export (call it once on a batch).")
+    card = build_model_card(model, metadata, max_batch=int(max_batch), out_of_range=out_of_range)
+
     model_dir = Path(base) / name
     model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=model_dir))
+    _remove_stale_partials(model_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_PARTIAL}{socket.gethostname()}-{os.getpid()}-",
+                                dir=model_dir))
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serving_default", serving_function(model, model.image_shape))
-        archive.write_out(str(tmp / "sm"), verbose=False)
-        assets = tmp / "sm" / "assets"
-        assets.mkdir(exist_ok=True)
-        (assets / "model_card.json").write_text(json.dumps(metadata or {}, indent=2, default=str))
+        archive.add_endpoint(sig.DEFAULT_SIGNATURE,
+                             sig.images_signature(model, int(max_batch), out_of_range))
+        archive.add_endpoint(sig.BYTES_SIGNATURE, sig.image_bytes_signature(model, int(max_batch)))
+        archive.add_endpoint(sig.CARD_SIGNATURE, sig.model_card_signature(card))
+        saved = tmp / "sm"
+        archive.write_out(str(saved), verbose=False)
+        (saved / "assets").mkdir(exist_ok=True)
+        (saved / "assets" / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
+        _fsync_tree(saved)
         while True:  # another exporter may take a version at the same time
             target = model_dir / str(next_version(model_dir))
             try:
-                os.rename(tmp / "sm", target)
+                os.rename(saved, target)  # fails on an existing non-empty folder
                 break
             except OSError:
                 if not target.exists():
                     raise
+        _fsync_dir(model_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
+# -- CLI -----------------------------------------------------------------------------
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LadError(f"{path} not found; {what}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LadError(f"{path} cannot be read as JSON ({exc}); {what}") from None
+
+
+def run_metadata(run_dir: Path, which: str = "hardened") -> dict:
+    """The model-card facts of a finished run directory (same keys as the pipeline's)."""
+    recipe = _read_json(run_dir / "recipe.json",
+                        "pass a run directory written by python -m lad_tf.harden")
+    report_path = run_dir / "report.json"
+    report = _read_json(report_path, "") if report_path.is_file() else {}
+    evaluation = report.get("stages", {}).get("evaluate")
+    if evaluation is None and (run_dir / "evaluation.json").is_file():
+        evaluation = _read_json(run_dir / "evaluation.json", "")
+    return {
+        "lad_tf_version": lad_tf.__version__,
+        "tensorflow_version": tf.__version__,
+        "dataset": report.get("dataset", {"name": recipe.get("data", {}).get("dataset")}),
+        "method": METHOD_LAD if which == "hardened" else "none (the run's original classifier)",
+        "recipe": recipe,
+        "evaluation": evaluation,
+        "run_dir": str(run_dir),
+        "model": which,
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lad_tf.export",
-        description="Export a run's hardened classifier as a new TF Serving version.")
+        description="Export a run's hardened classifier as a new TF Serving version "
+                    "(<base>/<name>/<version>/).")
     parser.add_argument("run_dir", help="a run directory written by python -m lad_tf.harden")
     parser.add_argument("--name", help="model name (default: the recipe's export.name)")
-    parser.add_argument("--base", help="base folder (default: the recipe's export.base)")
+    parser.add_argument("--base", help="base folder (default: the recipe's export.base, "
+                                       "export/models)")
     parser.add_argument("--model", default="hardened", choices=["hardened", "original"],
                         help="which classifier of the run to export (default: hardened)")
+    parser.add_argument("--max-batch", type=int, default=sig.DEFAULT_MAX_BATCH,
+                        help=f"largest batch a request may hold (default {sig.DEFAULT_MAX_BATCH})")
+    parser.add_argument("--out-of-range", default="clip", choices=sig.OUT_OF_RANGE_POLICIES,
+                        help="what happens to pixel values outside [0, 1] (default: clip)")
     args = parser.parse_args(argv)
     try:
         from lad_tf import models  # noqa: F401  (registers the classes)
 
         run_dir = Path(args.run_dir)
+        if not run_dir.is_dir():
+            raise LadError(f"run directory {run_dir} not found; pass a run directory written by "
+                           "python -m lad_tf.harden")
         weights = run_dir / ("hardened.keras" if args.model == "hardened" else "classifier.keras")
         if not weights.is_file():
-            raise LadError(f"{weights} not found; run python -m lad_tf.harden first "
-                           "(or pass the right run directory)")
-        recipe = json.loads((run_dir / "recipe.json").read_text())
-        report_path = run_dir / "report.json"
-        report = json.loads(report_path.read_text()) if report_path.is_file() else {}
-        model = keras.models.load_model(weights)
-        path = export_model(model, args.base or recipe["export"]["base"],
-                            args.name or recipe["export"]["name"],
-                            {"recipe": recipe, "report": report, "model": args.model})
+            raise LadError(f"{weights} not found; finish the run with python -m lad_tf.harden "
+                           f"--run-dir {run_dir} --resume (or pass the right run directory)")
+        metadata = run_metadata(run_dir, args.model)
+        export_cfg = metadata["recipe"].get("export", {})
+        name = args.name or export_cfg.get("name")
+        base = args.base or export_cfg.get("base") or "export/models"
+        if not name:
+            raise LadError("no model name: pass --name NAME")
+        try:
+            _check_name(name)
+        except ValueError as exc:
+            raise LadError(f"--name: {exc}") from None
+        if args.max_batch < 1:
+            raise LadError(f"--max-batch must be at least 1, got {args.max_batch}")
+        try:
+            model = keras.models.load_model(weights)
+        except Exception as exc:  # noqa: BLE001  (Keras raises many types for a bad file)
+            raise LadError(f"cannot load {weights} ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run the "
+                           "harden stage with python -m lad_tf.harden --resume") from None
+        try:
+            path = export_model(model, base, name, metadata, max_batch=args.max_batch,
+                                out_of_range=args.out_of_range)
+        except OSError as exc:
+            raise LadError(f"cannot write under {base}: {exc}; pass a writable --base") from None
         print(f"exported {path}")
         return 0
     except LadError as exc:

@@ -1,0 +1,190 @@
+"""Loopback REST and gRPC servers around a `LocalModelServer`.
+
+They speak TensorFlow Serving's wire protocols (REST on /v1/models/...,
+gRPC `tensorflow.serving.PredictionService`), so `python -m lad_tf.client`
+and any other TF Serving client can be tried without Docker:
+
+    python -m lad_tf.serving.local_servers --base export/models --seconds 600
+
+They bind to loopback addresses only and stop by themselves after
+`lifetime_s` seconds. A stand-in for tests and local trials, not a
+production server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+import threading
+import time
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from lad_tf.errors import LadError
+from lad_tf.serving.resolver import LocalModelServer, ServingError
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+MAX_BODY_BYTES = 64 * 2 ** 20
+_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+                    r"(?P<action>:predict|/metadata)?$")
+
+
+def _check_loopback(host: str) -> None:
+    if host not in LOOPBACK:
+        raise ValueError(f"The local servers bind to loopback addresses only {LOOPBACK}. "
+                         f"Received: host={host!r}")
+
+
+def _rest_handler(model_server: LocalModelServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # quiet: tests read the replies, not a log
+            pass
+
+        def _reply(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _route(self, method: str):
+            match = _ROUTE.match(self.path)
+            if not match or match["action"] != (":predict" if method == "POST" else "/metadata"):
+                self._reply(404, {"error": f"Malformed request: {method} {self.path}"})
+                return None
+            version = int(match["version"]) if match["version"] else None
+            return match["name"], version
+
+        def do_GET(self):  # noqa: N802  (http.server's naming)
+            route = self._route("GET")
+            if route:
+                try:
+                    self._reply(200, model_server.rest_metadata(*route))
+                except ServingError as exc:
+                    self._reply(exc.http_status, {"error": exc.message})
+
+        def do_POST(self):  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._reply(413, {"error": f"request body of {length} bytes is larger than "
+                                           f"{MAX_BODY_BYTES}"})
+                self.close_connection = True
+                return
+            body = self.rfile.read(length)
+            route = self._route("POST")
+            if route:
+                try:
+                    self._reply(200, model_server.rest_predict(*route, body))
+                except ServingError as exc:
+                    self._reply(exc.http_status, {"error": exc.message})
+
+    return Handler
+
+
+@contextlib.contextmanager
+def rest_server(model_server: LocalModelServer, host: str = "127.0.0.1", port: int = 0,
+                lifetime_s: float = 300.0):
+    """Serves TF Serving's REST API on http://host:port until the block ends.
+
+    Yields:
+        The base URL, e.g. "http://127.0.0.1:8501" (port 0 picks a free one).
+    """
+    _check_loopback(host)
+    httpd = ThreadingHTTPServer((host, port), _rest_handler(model_server))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    timer = threading.Timer(lifetime_s, httpd.shutdown)
+    timer.daemon = True
+    thread.start()
+    timer.start()
+    try:
+        yield f"http://{host}:{httpd.server_address[1]}"
+    finally:
+        timer.cancel()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def grpc_server(model_server: LocalModelServer, host: str = "127.0.0.1", port: int = 0,
+                lifetime_s: float = 300.0):
+    """Serves `tensorflow.serving.PredictionService` on host:port until the block ends.
+
+    Yields:
+        The target, e.g. "127.0.0.1:8500" (port 0 picks a free one).
+    """
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    _check_loopback(host)
+
+    class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):  # noqa: N802  (gRPC's naming)
+            try:
+                return model_server.predict(request)
+            except ServingError as exc:
+                context.abort(getattr(grpc.StatusCode, exc.code, grpc.StatusCode.UNKNOWN),
+                              exc.message)
+
+        def GetModelMetadata(self, request, context):  # noqa: N802
+            try:
+                return model_server.get_model_metadata(request)
+            except ServingError as exc:
+                context.abort(getattr(grpc.StatusCode, exc.code, grpc.StatusCode.UNKNOWN),
+                              exc.message)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=[
+        ("grpc.max_receive_message_length", MAX_BODY_BYTES)])
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Servicer(), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    server.start()
+    timer = threading.Timer(lifetime_s, server.stop, args=(0,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield f"{host}:{bound}"
+    finally:
+        timer.cancel()
+        server.stop(grace=None).wait(5)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lad_tf.serving.local_servers",
+        description="Serve an export base folder on loopback with TF Serving's REST and gRPC "
+                    "APIs (a stand-in for tests and trials, not for production).")
+    parser.add_argument("--base", default="export/models", help="model base folder")
+    parser.add_argument("--rest-port", type=int, default=8501)
+    parser.add_argument("--grpc-port", type=int, default=8500)
+    parser.add_argument("--seconds", type=float, default=600.0, help="stop after this long")
+    args = parser.parse_args(argv)
+    try:
+        try:
+            model_server = LocalModelServer(args.base)
+        except OSError as exc:
+            raise LadError(f"cannot read models under {args.base}: {exc}") from None
+        if not model_server.models:
+            raise LadError(f"no models under {args.base}; export one with python -m "
+                           "lad_tf.export RUN_DIR")
+        with rest_server(model_server, port=args.rest_port, lifetime_s=args.seconds) as url, \
+                grpc_server(model_server, port=args.grpc_port, lifetime_s=args.seconds) as target:
+            print(f"serving {sorted(model_server.models)}: REST {url}, gRPC {target}; "
+                  f"stops after {args.seconds:.0f} s (Ctrl-C stops now)", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                time.sleep(args.seconds)
+        return 0
+    except (LadError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
