@@ -41,7 +41,8 @@ def render_markdown(report: dict, recipe) -> str:
         f"# LAD run report: {recipe.name}",
         "",
         f"Data: {report['dataset'].get('source')}; "
-        f"{report['dataset'].get('counts')}. Finished {report['finished']}; "
+        + ", ".join(f"{v['count']} {k}" for k, v in report['dataset'].get('splits', {}).items())
+        + f" images. Finished {report['finished']}; "
         f"total wall time {report['wall_seconds_total']:.0f} s on "
         f"{report['machine']['cpus']} CPUs ({report['machine']['platform']}).",
         "",
