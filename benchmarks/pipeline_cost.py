@@ -1,0 +1,28 @@
+"""Wall time and peak memory of a whole `python -m lad_tf.harden` run."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def measure(dataset: str = "mnist", extra_args: tuple = ()) -> dict:
+    """Runs the pipeline in a child process (train to export, with the
+    recipe's FGSM / PGD evaluation) and reads the child's peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "lad_tf.harden", "--dataset", dataset, "--run-dir",
+               os.path.join(tmp, "run"), "--export-base", os.path.join(tmp, "export"),
+               *extra_args]
+        t0 = time.perf_counter()
+        result = subprocess.run(cmd, capture_output=True, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        seconds = time.perf_counter() - t0
+        if result.returncode != 0:
+            raise RuntimeError(f"pipeline failed ({result.returncode}): {result.stderr[-2000:]}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB
+    return {"dataset": dataset, "args": list(extra_args), "wall_seconds": seconds,
+            "peak_rss_gib": peak_kib / 2 ** 20}

@@ -1,0 +1,25 @@
+"""The benchmark command in its quick setting: it runs, writes JSON, and its
+cost ordering is the one the method predicts (plain < LAD < PGD-7 < PGD-40)."""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_quick_benchmark_runs_and_orders_costs(tmp_path, mnist_dir):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--skip", "generator", "--skip",
+         "pipeline", "--out", str(out)],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    cost = data["training"]["seconds_per_example"]
+    assert cost["plain"] < cost["lad_step"] < cost["pgd7"] < cost["pgd40"]
+    assert data["training"]["ratios"]["lad_vs_pgd40_set_reused"] < 0.5
+    for row in data["generation_throughput"]:
+        assert row["lad_per_s"] > row["pgd40_per_s"]
+    assert data["inference"]["images_per_s"]["saved_model"] > 0
+    assert "| LAD step / plain step |" in result.stdout
