@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small settings (about 2 minutes)")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/results[-quick].json)")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--pipeline-run-dir", default=None,
+                        help="keep the measured pipeline run (run/ and export/) in this folder")
     parser.add_argument("--skip", action="append", default=[],
                         choices=["training", "generator", "throughput", "pipeline"])
     args = parser.parse_args(argv)
@@ -58,7 +60,8 @@ def main(argv=None) -> int:
         out["inference"] = throughput.inference(data.x_test, repeats=5 if q else 20)
     if "pipeline" not in args.skip:
         print("whole pipeline ...", flush=True)
-        out["pipeline"] = pipeline_cost.measure("digits" if q else "mnist")
+        out["pipeline"] = pipeline_cost.measure("digits" if q else "mnist",
+                                                keep_dir=args.pipeline_run_dir)
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     path = Path(args.out or f"benchmarks/results{'-quick' if q else ''}.json")
     path.write_text(json.dumps(out, indent=2))

@@ -17,15 +17,19 @@ PAPER_TEST_MSE = 0.00765
 
 
 def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
-            batch_size: int = 256, learning_rate: float = 1e-3, classifier_epochs: int = 2,
-            train_limit: int | None = None) -> dict:
-    """Trains LeNet briefly, then the generator epoch by epoch until the test
-    MSE reaches `target` or `max_seconds` pass.
+            classifier_epochs: int = 2, train_limit: int | None = None) -> dict:
+    """Trains LeNet briefly, then the generator with the MNIST recipe's
+    settings (batch, learning rate, schedule, precision, epochs) epoch by epoch
+    until the test MSE reaches `target` or `max_seconds` pass.
 
     Args:
         data: a `DatasetSplits` (MNIST).
         train_limit: use only the first N training images (quick mode).
     """
+    from lad_tf.config import load_recipe
+    from lad_tf.pipeline import _adam, _dtype_policy
+
+    cfg = load_recipe("mnist").generator
     keras.utils.set_random_seed(0)
     x_train = data.x_train[:train_limit] if train_limit else data.x_train
     y_train = data.y_train[:train_limit] if train_limit else data.y_train
@@ -34,14 +38,15 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
     classifier.fit(x_train, y_train, batch_size=128, epochs=classifier_epochs, verbose=0)
     phi = tf.function(lambda b: classifier.features(b, training=False))
     z_train, z_test = batched(phi, x_train, 500), batched(phi, data.x_test, 500)
-    generator = build_generator("mnist_generator")
-    generator.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mean_squared_error")
+    with _dtype_policy(cfg.precision):
+        generator = build_generator(cfg.model, **cfg.model_args)
+    generator.compile(optimizer=_adam(cfg, -(-len(z_train) // cfg.batch_size)),
+                      loss="mean_squared_error")
     train = (tf.data.Dataset.from_tensor_slices((z_train, x_train)).shuffle(len(z_train), seed=0)
-             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+             .batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))
     decode = tf.function(lambda z: generator(z, training=False))
-    history, start, epoch = [], time.perf_counter(), 0
-    while True:
-        epoch += 1
+    history, start = [], time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
         generator.fit(train, epochs=1, verbose=0, shuffle=False)
         mse = float(np.mean((batched(decode, z_test, 500) - data.x_test) ** 2))
         elapsed = time.perf_counter() - start
@@ -50,7 +55,8 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
         if mse <= target or elapsed >= max_seconds:
             break
     reached = history[-1]["test_mse"] <= target
-    return {"target_mse": target, "reached": reached, "epochs": epoch,
+    return {"target_mse": target, "reached": reached, "epochs": history[-1]["epoch"],
             "seconds": history[-1]["seconds"], "history": history,
-            "setup": {"batch_size": batch_size, "learning_rate": learning_rate,
-                      "train_images": int(len(x_train))}}
+            "setup": {"batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
+                      "schedule": cfg.schedule, "precision": cfg.precision,
+                      "schedule_epochs": cfg.epochs, "train_images": int(len(x_train))}}

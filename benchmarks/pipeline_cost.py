@@ -10,12 +10,17 @@ import tempfile
 import time
 
 
-def measure(dataset: str = "mnist", extra_args: tuple = ()) -> dict:
+def measure(dataset: str = "mnist", extra_args: tuple = (), keep_dir: str | None = None) -> dict:
     """Runs the pipeline in a child process (train to export, with the
-    recipe's FGSM / PGD evaluation) and reads the child's peak RSS."""
+    recipe's FGSM / PGD evaluation) and reads the child's peak RSS.
+
+    Args:
+        keep_dir: keep the run directory and export there (else a temp dir).
+    """
     with tempfile.TemporaryDirectory() as tmp:
+        base = keep_dir or tmp
         cmd = [sys.executable, "-m", "lad_tf.harden", "--dataset", dataset, "--run-dir",
-               os.path.join(tmp, "run"), "--export-base", os.path.join(tmp, "export"),
+               os.path.join(base, "run"), "--export-base", os.path.join(base, "export"),
                *extra_args]
         t0 = time.perf_counter()
         result = subprocess.run(cmd, capture_output=True, text=True,
@@ -24,5 +29,6 @@ def measure(dataset: str = "mnist", extra_args: tuple = ()) -> dict:
         if result.returncode != 0:
             raise RuntimeError(f"pipeline failed ({result.returncode}): {result.stderr[-2000:]}")
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB
-    return {"dataset": dataset, "args": list(extra_args), "wall_seconds": seconds,
+    return {"dataset": dataset, "args": list(extra_args), "kept_in": keep_dir,
+            "wall_seconds": seconds,
             "peak_rss_gib": peak_kib / 2 ** 20}

@@ -13,7 +13,9 @@ from lad_tf.attacks.pgd import pgd
 from lad_tf.attention_svm import AttentionSVM
 from lad_tf.boundary import perturb_latents
 from lad_tf.export import export_model
+from lad_tf.config import load_recipe
 from lad_tf.models import build_classifier, build_generator
+from lad_tf.pipeline import _dtype_policy
 
 
 def generation(x: np.ndarray, batch_sizes=(32, 128, 512), repeats: int = 5) -> list[dict]:
@@ -23,7 +25,9 @@ def generation(x: np.ndarray, batch_sizes=(32, 128, 512), repeats: int = 5) -> l
     pair's sources. PGD-40: cleverhans, eps 0.3, step 0.01, random start,
     compiled in a tf.function like the LAD path.
     """
-    classifier, generator = build_classifier("lenet"), build_generator("mnist_generator")
+    classifier = build_classifier("lenet")
+    with _dtype_policy(load_recipe("mnist").generator.precision):  # as the recipe trains it
+        generator = build_generator("mnist_generator")
     svm = AttentionSVM(1, 500, "scaled_softmax")
 
     @tf.function

@@ -18,7 +18,9 @@ from lad_tf.adversarial_training import PGDAdversarialTraining
 from lad_tf.attention_svm import AttentionSVM, ordered_pairs
 from lad_tf.boundary import perturb_latents
 from lad_tf.hardening import LADHardening, classification_loss, hardening_dataset
+from lad_tf.config import load_recipe
 from lad_tf.models import build_classifier, build_generator
+from lad_tf.pipeline import _dtype_policy
 
 
 def _fit_steps(model, dataset, steps):
@@ -50,7 +52,9 @@ def measure(x: np.ndarray, y: np.ndarray, batch_size: int = 64, steps: int = 20,
 
     # LAD: a generated set of the same size, made once (its images come from
     # the generator; their content does not change the cost of a step).
-    classifier, generator = build_classifier("lenet"), build_generator("mnist_generator")
+    classifier = build_classifier("lenet")
+    with _dtype_policy(load_recipe("mnist").generator.precision):  # as the recipe trains it
+        generator = build_generator("mnist_generator")
     pairs = ordered_pairs(10)
     svm = AttentionSVM(len(pairs), 500, "scaled_softmax")
     per_pair = max(1, n // len(pairs))

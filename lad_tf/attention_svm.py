@@ -1,8 +1,10 @@
 """Attention layer + linear SVM head on latents (paper Sec. III-B a).
 
-One SVM is fitted per ordered (source s, target t) class pair. All pairs are
-held in one model with a leading pair axis, so that the 90 MNIST pairs train
-together in a few batched matrix products instead of 90 Python loops.
+One SVM is fitted per ordered (source s, target t) class pair (`svm_pairs`);
+a binary task has the one pair (0, 1), and generation from class 1 towards
+class 0 uses that SVM negated (`svm_for_pairs`). All pairs are held in one
+model with a leading pair axis, so that the 90 MNIST pairs train together in
+a few batched matrix products instead of 90 Python loops.
 
 For pair p and a latent z (dim D):
     a    = tanh(K_p z + c_p)            # "conv" on a 1x1 image with D channels
@@ -11,6 +13,14 @@ For pair p and a latent z (dim D):
     score = w_p . z_att + b_p           # > 0: target side, < 0: source side
     loss = C * mean(hinge(y * score)) + mean(w_p ** 2),  y = +1 for t, -1 for s
 The boundary normal is d = w_p, pointing to the target.
+
+Attention kernel (`attention_rank=`):
+    0   K_p is a full D x D matrix, the paper's conv on a 1x1 image with D
+        channels (MNIST: 500 x 500 = 250k weights a pair).
+    r   K_p = U_p V_p with U_p [D, r], V_p [r, D]: 2 D r weights a pair. At
+        D = 4096 a full kernel is 16.8M weights a pair, 1.5G for SVHN's 90
+        pairs, too big to hold or fit; rank 32 (the SVHN recipe) needs 23.6M
+        for all 90.
 
 Attention variants (`attention=`):
     softmax         the paper's formula; beta ~ 1/D, so z_att is tiny and
@@ -40,21 +50,35 @@ class AttentionSVM(keras.Model):
         latent_dim: D.
         attention: one of `ATTENTIONS`.
         c: weight of the hinge term (the paper's C).
+        attention_rank: 0 for a full D x D attention kernel per pair, r > 0
+            for a rank-r factorisation (see the module docstring).
 
     Call: z float32 [P, N, D] -> scores float32 [P, N].
     """
 
-    def __init__(self, num_pairs, latent_dim, attention="scaled_softmax", c=1.0, **kwargs):
+    def __init__(self, num_pairs, latent_dim, attention="scaled_softmax", c=1.0,
+                 attention_rank=0, **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}. Received: attention={attention}")
+        if int(attention_rank) < 0:
+            raise ValueError(
+                f"attention_rank must be >= 0. Received: attention_rank={attention_rank}")
         self.num_pairs = int(num_pairs)
         self.latent_dim = int(latent_dim)
         self.attention_kind = attention
         self.c = float(c)
-        P, D = self.num_pairs, self.latent_dim
-        self.att_kernel = self.add_weight(
-            shape=(P, D, D), initializer=keras.initializers.GlorotUniform(seed=1), name="att_kernel")
+        self.attention_rank = int(attention_rank)
+        P, D, R = self.num_pairs, self.latent_dim, self.attention_rank
+        if R == 0:
+            self.att_kernel = self.add_weight(
+                shape=(P, D, D), initializer=keras.initializers.GlorotUniform(seed=1),
+                name="att_kernel")
+        else:
+            self.att_u = self.add_weight(
+                shape=(P, D, R), initializer=keras.initializers.GlorotUniform(seed=1), name="att_u")
+            self.att_v = self.add_weight(
+                shape=(P, R, D), initializer=keras.initializers.GlorotUniform(seed=3), name="att_v")
         self.att_bias = self.add_weight(shape=(P, D), initializer="zeros", name="att_bias")
         self.w = self.add_weight(
             shape=(P, D), initializer=keras.initializers.RandomNormal(stddev=0.01, seed=2), name="w")
@@ -62,7 +86,11 @@ class AttentionSVM(keras.Model):
 
     def attention(self, z):
         """beta(z): [P, N, D] -> [P, N, D]."""
-        a = tf.tanh(tf.einsum("pnd,pde->pne", z, self.att_kernel) + self.att_bias[:, None, :])
+        if self.attention_rank == 0:
+            kz = tf.einsum("pnd,pde->pne", z, self.att_kernel)
+        else:
+            kz = tf.einsum("pnr,pre->pne", tf.einsum("pnd,pdr->pnr", z, self.att_u), self.att_v)
+        a = tf.tanh(kz + self.att_bias[:, None, :])
         beta = tf.nn.softmax(a, axis=-1)
         if self.attention_kind == "scaled_softmax":
             beta = beta * float(self.latent_dim)
@@ -94,17 +122,65 @@ class AttentionSVM(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(num_pairs=self.num_pairs, latent_dim=self.latent_dim,
-                      attention=self.attention_kind, c=self.c)
+                      attention=self.attention_kind, c=self.c,
+                      attention_rank=self.attention_rank)
         return config
 
 
 def ordered_pairs(num_classes: int) -> list[tuple[int, int]]:
     """All ordered (source, target) pairs with source != target.
 
-    A binary task (num_classes 1 or 2) has the one pair (0, 1).
+    A binary task (num_classes 1 or 2) has the two pairs (0, 1) and (1, 0),
+    which share one fitted SVM (`svm_pairs`, `svm_for_pairs`).
     """
     n = max(int(num_classes), 2)
     return [(s, t) for s in range(n) for t in range(n) if s != t]
+
+
+def svm_pairs(num_classes: int) -> list[tuple[int, int]]:
+    """The (source, target) pairs that get an SVM.
+
+    A binary task (num_classes 1 or 2) has the one pair (0, 1): one boundary,
+    used in both directions (`svm_for_pairs`). Otherwise `ordered_pairs`.
+    """
+    return [(0, 1)] if int(num_classes) <= 2 else ordered_pairs(num_classes)
+
+
+def svm_for_pairs(svm: AttentionSVM, fitted_pairs, pairs) -> AttentionSVM:
+    """The SVMs of `pairs`, taken from those fitted for `fitted_pairs`.
+
+    A pair (s, t) uses the SVM fitted for (s, t), or the one fitted for (t, s)
+    with w and b negated: the same attention and boundary, the normal d = -w
+    pointing to t, and score > 0 on t's side. A binary task fits (0, 1) and
+    generates along (0, 1) and (1, 0) this way.
+
+    Returns:
+        `svm` itself when `pairs` equals `fitted_pairs`, else a new
+        `AttentionSVM` with len(pairs) pairs.
+
+    Raises:
+        ValueError: a pair with no SVM in either direction.
+    """
+    pairs = [tuple(int(c) for c in p) for p in pairs]
+    fitted = {tuple(int(c) for c in p): i for i, p in enumerate(fitted_pairs)}
+    if pairs == list(fitted):
+        return svm
+    index, sign = [], []
+    for s, t in pairs:
+        if (s, t) not in fitted and (t, s) not in fitted:
+            raise ValueError(f"no SVM was fitted for ({s}, {t}) or ({t}, {s}). "
+                             f"Received: fitted_pairs={list(fitted)}")
+        index.append(fitted.get((s, t), fitted.get((t, s))))
+        sign.append(1.0 if (s, t) in fitted else -1.0)
+    out = AttentionSVM(len(pairs), svm.latent_dim, svm.attention_kind, svm.c,
+                       svm.attention_rank)
+    sign = tf.constant(sign)
+    for name in ("att_kernel", "att_u", "att_v", "att_bias"):
+        if hasattr(svm, name):
+            getattr(out, name).assign(tf.gather(getattr(svm, name), index))
+    out.w.assign(tf.gather(svm.w, index) * sign[:, None])
+    out.b.assign(tf.gather(svm.b, index) * sign)
+    return out
 
 
 def pair_datasets(latents: np.ndarray, labels: np.ndarray, pairs, per_class: int,

@@ -24,6 +24,10 @@ class DataConfig:
     dataset: str = "mnist"
     provider_fraction: float = 1 / 6  # held-out part of the training data
     seed: int = 0
+    image_size: typing.Optional[int] = None  # square side: celeba resizes to it, others check it
+    channels: typing.Optional[int] = None  # checked against the data when set
+    max_images: typing.Optional[int] = None  # celeba: read only the first N images
+    use_tfds: typing.Optional[bool] = None  # None: tfds if prepared; True: only tfds; False: files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,8 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     loss: str = "l2"  # generator only: l1 or l2 (Eq. 2, p = 1 or 2)
+    precision: str = "float32"  # or mixed_bfloat16 (bf16 compute, float32 weights)
+    schedule: str = "constant"  # or cosine: the learning rate decays to 0 over the epochs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +51,7 @@ class SVMConfig:
     per_class: int = 200  # latents per class, drawn from the provider split
     holdout_fraction: float = 1 / 3
     attention: str = "scaled_softmax"  # softmax | scaled_softmax | exp_softmax
+    attention_rank: int = 0  # 0: full D x D attention kernel (the paper); r: rank-r factors
     c: float = 1.0
     learning_rate: float = 1e-3
     epochs: int = 30
@@ -121,9 +128,28 @@ def _check(ok: bool, message: str):
         raise LadError(f"invalid recipe: {message}")
 
 
+def _positive_int_or_none(value) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+
+
 def _validate(r: Recipe):
     _check(0 < r.data.provider_fraction < 1,
            f"data.provider_fraction must be in (0, 1). Received: {r.data.provider_fraction}")
+    for key in ("image_size", "channels", "max_images"):
+        value = getattr(r.data, key)
+        _check(_positive_int_or_none(value),
+               f"data.{key} must be a positive integer or null. Received: {value!r}")
+    _check(r.data.use_tfds in (None, True, False),
+           f"data.use_tfds must be true, false or null. Received: {r.data.use_tfds!r}")
+    _check(isinstance(r.svm.attention_rank, int) and not isinstance(r.svm.attention_rank, bool)
+           and r.svm.attention_rank >= 0,
+           f"svm.attention_rank must be an integer >= 0. Received: {r.svm.attention_rank!r}")
+    for name in ("classifier", "generator"):
+        section = getattr(r, name)
+        _check(section.precision in ("float32", "mixed_bfloat16"),
+               f"{name}.precision must be float32 or mixed_bfloat16. Received: {section.precision}")
+        _check(section.schedule in ("constant", "cosine"),
+               f"{name}.schedule must be constant or cosine. Received: {section.schedule}")
     for section in (r.classifier, r.generator, r.hardening):
         _check(section.epochs >= 0, f"epochs must be >= 0. Received: {section.epochs}")
         _check(section.batch_size > 0, f"batch_size must be > 0. Received: {section.batch_size}")

@@ -80,7 +80,10 @@ def fit_multi_worker(model, dataset: tf.data.Dataset, epochs: int, strategy, log
         for batch in distributed:
             step(batch)
         for metric in model.metrics:
-            history.setdefault(metric.name, []).append(float(metric.result()))
+            result = metric.result()  # compile_metrics gives a dict of its metrics
+            values = result if isinstance(result, dict) else {metric.name: result}
+            for name, value in values.items():
+                history.setdefault(name, []).append(float(value))
         if log:
             log(f"epoch {epoch + 1}/{epochs}: " + " ".join(
                 f"{k} {v[-1]:.4f}" for k, v in history.items()))

@@ -57,6 +57,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="TF Serving base folder (default: the recipe's export.base)")
     parser.add_argument("--stop-after", choices=STAGES, default=None,
                         help="stop after this stage (resume later with --resume)")
+    parser.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"],
+                        default="default",
+                        help="tf.distribute strategy for the training stages: one device, all "
+                             "local devices (MirroredStrategy), or several processes / machines "
+                             "(MultiWorkerMirroredStrategy, configured by TF_CONFIG)")
     return parser.parse_args(argv)
 
 
@@ -97,7 +102,7 @@ def main(argv=None) -> int:
         from lad_tf.pipeline import Pipeline  # heavy imports after the argument checks
 
         Pipeline(run_dir, recipe, data_dir=args.data_dir, export_base=args.export_base,
-                 resume=args.resume).run(stop_after=args.stop_after)
+                 resume=args.resume, strategy=args.strategy).run(stop_after=args.stop_after)
         return 0
     except LadError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,15 +17,17 @@ import tensorflow as tf
 import lad_tf
 from lad_tf import models
 from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pairs,
-                                  pair_datasets, svm_accuracy)
+                                  pair_datasets, svm_accuracy, svm_for_pairs, svm_pairs)
 from lad_tf.batching import batched
 from lad_tf.boundary import GeneratedSet, generate
 from lad_tf.config import Recipe
 from lad_tf.data import load_dataset
+from lad_tf.distribute import fit_multi_worker, is_chief, make_strategy
 from lad_tf.errors import LadError
-from lad_tf.evaluate import evaluate_model
+from lad_tf.evaluate import accuracy, evaluate_model
 from lad_tf.export import export_model
-from lad_tf.hardening import LADHardening, classification_loss, hardening_dataset
+from lad_tf.hardening import (LADHardening, classification_accuracy, classification_loss,
+                              hardening_dataset)
 from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
 from lad_tf.report import write_report
 
@@ -43,6 +46,26 @@ def _save_keras(model, path: Path):
     tmp.replace(path)
 
 
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Layers built inside take this Keras dtype policy; mixed_bfloat16
+    computes in bfloat16 (AMX / AVX512-BF16 on recent CPUs) with float32 weights."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _adam(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam with the recipe's learning rate, constant or cosine-decayed to 0."""
+    rate = cfg.learning_rate
+    if cfg.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, max(1, cfg.epochs * steps_per_epoch))
+    return keras.optimizers.Adam(rate)
+
+
 class Pipeline:
     """Runs the stages of one LAD run in `run_dir`.
 
@@ -52,6 +75,7 @@ class Pipeline:
         data_dir: dataset folder (else $LAD_DATA_DIR and the caches).
         export_base: TF Serving base folder (else the recipe's).
         resume: reuse the artifacts of finished stages.
+        strategy: "default", "mirrored" or "multi-worker" (see lad_tf.distribute).
     """
 
     ARTIFACTS = {
@@ -65,14 +89,26 @@ class Pipeline:
     }
 
     def __init__(self, run_dir: Path, recipe: Recipe, data_dir=None, export_base=None,
-                 resume: bool = False):
-        self.run_dir = Path(run_dir)
+                 resume: bool = False, strategy: str = "default"):
+        self.strategy = make_strategy(strategy)
+        self.multi_worker = strategy == "multi-worker"
+        self.chief = is_chief(self.strategy)
+        run_dir = Path(run_dir)
+        if not self.chief:  # other workers train in step but keep their files apart
+            run_dir = run_dir / f"worker-{self.strategy.cluster_resolver.task_id}"
+        self.run_dir = run_dir
         self.recipe = recipe
         self.resume = resume
         self.export_base = export_base or recipe.export.base
         self.data = load_dataset(recipe.data.dataset, data_dir=data_dir,
                                  provider_fraction=recipe.data.provider_fraction,
-                                 seed=recipe.data.seed)
+                                 seed=recipe.data.seed, use_tfds=recipe.data.use_tfds,
+                                 image_size=recipe.data.image_size,
+                                 channels=recipe.data.channels,
+                                 max_images=recipe.data.max_images)
+        # Fail before any training (and before the run directory exists) when
+        # the recipe's models cannot take these images.
+        self._new_generator(self._new_classifier().latent_dim)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "metrics").mkdir(exist_ok=True)
         _write_json(self.run_dir / "recipe.json", recipe.to_dict())
@@ -84,8 +120,26 @@ class Pipeline:
     def artifact(self, stage: str) -> Path:
         return self.run_dir / self.ARTIFACTS[stage]
 
-    def _tensorboard(self, stage: str):
-        return keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / stage))
+    def _fit(self, stage: str, model, data, epochs: int, validation_data=None) -> dict:
+        """model.fit with TensorBoard, progress lines and a per-epoch backup.
+
+        The backup (`<run>/backup/<stage>/`) holds the weights and optimizer
+        state after the last finished epoch; a killed run resumed with
+        --resume continues the stage from there. It is deleted when the stage
+        finishes. Under multi-worker, Keras's fit cannot run, so the same
+        train_step runs through `fit_multi_worker`.
+        """
+        if self.multi_worker:
+            return fit_multi_worker(model, data, epochs, self.strategy,
+                                    log=lambda line: log(f"{stage} {line}"))
+        callbacks = [  # the backup first: a logged epoch is a saved epoch
+            keras.callbacks.BackupAndRestore(str(self.run_dir / "backup" / stage)),
+            keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / stage)),
+            EpochLogger(stage, epochs),
+        ]
+        history = model.fit(data, validation_data=validation_data, epochs=epochs, verbose=0,
+                            shuffle=False, callbacks=callbacks)
+        return history.history
 
     def run(self, stop_after: str | None = None):
         start = time.perf_counter()
@@ -116,19 +170,35 @@ class Pipeline:
         log(f"report: {self.run_dir / 'report.md'} ({total:.0f} s in all)")
 
     # -- 1. classifier ---------------------------------------------------------------
+    @property
+    def num_outputs(self) -> int:
+        """Logits of the classifier: one (sigmoid) for a two-class task, else one per class."""
+        return 1 if self.data.num_classes == 2 else self.data.num_classes
+
+    def _new_classifier(self):
+        cfg = self.recipe.classifier
+        return models.build_classifier(cfg.model, num_classes=self.num_outputs,
+                                       image_shape=self.data.image_shape, **cfg.model_args)
+
+    def _new_generator(self, latent_dim: int):
+        cfg = self.recipe.generator
+        with _dtype_policy(cfg.precision):
+            return models.build_generator(cfg.model, image_shape=self.data.image_shape,
+                                          latent_dim=latent_dim, **cfg.model_args)
+
     def stage_classifier(self) -> dict:
         cfg = self.recipe.classifier
-        h, w, c = self.data.image_shape
-        model = models.build_classifier(cfg.model, num_classes=self.data.num_classes,
-                                        image_shape=(h, w, c), **cfg.model_args)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                      loss=classification_loss(model.num_classes), metrics=["accuracy"])
-        model.fit(self.data.dataset("train", cfg.batch_size, shuffle=True, seed=self.recipe.data.seed),
-                  validation_data=self.data.dataset("provider", 500), epochs=cfg.epochs, verbose=0,
-                  callbacks=[self._tensorboard("classifier"), EpochLogger("classifier", cfg.epochs)])
+        steps = -(-len(self.data.y_train) // cfg.batch_size)
+        with self.strategy.scope(), _dtype_policy(cfg.precision):
+            model = self._new_classifier()
+            model.compile(optimizer=_adam(cfg, steps), loss=classification_loss(model.num_classes),
+                          metrics=[classification_accuracy(model.num_classes)])
+        self._fit("classifier", model,
+                  self.data.dataset("train", cfg.batch_size, shuffle=True, seed=self.recipe.data.seed),
+                  cfg.epochs, validation_data=self.data.dataset("provider", 500))
         _save_keras(model, self.artifact("classifier"))
         self.classifier = model
-        _, provider_acc = model.evaluate(self.data.dataset("provider", 500), verbose=0)
+        provider_acc = accuracy(model, self.data.x_provider, self.data.y_provider)
         return {"provider_accuracy": float(provider_acc), "parameters": int(model.count_params())}
 
     def load_classifier(self):
@@ -142,19 +212,19 @@ class Pipeline:
     # -- 2. generator (Eq. 2) -----------------------------------------------------------
     def stage_generator(self) -> dict:
         cfg = self.recipe.generator
-        generator = models.build_generator(cfg.model, latent_dim=self.classifier.latent_dim,
-                                           **cfg.model_args)
         loss = "mean_squared_error" if cfg.loss == "l2" else "mean_absolute_error"
-        generator.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss)
+        steps = -(-len(self.data.y_train) // cfg.batch_size)
+        with self.strategy.scope():
+            generator = self._new_generator(self.classifier.latent_dim)
+            generator.compile(optimizer=_adam(cfg, steps), loss=loss)
         log(f"generator: encoding {len(self.data.x_train)} training images with the frozen phi")
         z_train = self._latents(self.data.x_train)
         z_provider = self._latents(self.data.x_provider)
         train = (tf.data.Dataset.from_tensor_slices((z_train, self.data.x_train))
                  .shuffle(len(z_train), seed=self.recipe.data.seed).batch(cfg.batch_size)
                  .prefetch(tf.data.AUTOTUNE))
-        generator.fit(train, validation_data=(z_provider, self.data.x_provider),
-                      batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0,
-                      callbacks=[self._tensorboard("generator"), EpochLogger("generator", cfg.epochs)])
+        self._fit("generator", generator, train, cfg.epochs,
+                  validation_data=(z_provider, self.data.x_provider))
         _save_keras(generator, self.artifact("generator"))
         self.generator = generator
         decode = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
@@ -181,19 +251,26 @@ class Pipeline:
     # -- 3. attention SVMs -----------------------------------------------------------
     @property
     def pairs(self):
+        """(source, target) pairs that generation moves along: every ordered pair."""
         return ordered_pairs(self.data.num_classes)
+
+    @property
+    def svm_pairs(self):
+        """Pairs with a fitted SVM: `pairs`, or the one (0, 1) of a binary task."""
+        return svm_pairs(self.data.num_classes)
 
     def stage_svm(self) -> dict:
         cfg = self.recipe.svm
         z = self._latents(self.data.x_provider)
         try:
             z_fit, y_fit, z_hold, y_hold = pair_datasets(
-                z, self.data.y_provider, self.pairs, cfg.per_class, cfg.holdout_fraction,
+                z, self.data.y_provider, self.svm_pairs, cfg.per_class, cfg.holdout_fraction,
                 seed=self.recipe.data.seed)
         except ValueError as exc:
             raise LadError(f"{exc}; lower svm.per_class with --set svm.per_class=N") from None
-        svm = AttentionSVM(len(self.pairs), self.classifier.latent_dim, cfg.attention, cfg.c)
-        log(f"svm: fitting {len(self.pairs)} attention SVMs together on "
+        svm = AttentionSVM(len(self.svm_pairs), self.classifier.latent_dim, cfg.attention, cfg.c,
+                           cfg.attention_rank)
+        log(f"svm: fitting {len(self.svm_pairs)} attention SVMs together on "
             f"{z_fit.shape[1]} latents each ({z_hold.shape[1]} held out)")
         every = max(1, cfg.epochs // 5)
         fit_attention_svms(
@@ -207,15 +284,16 @@ class Pipeline:
         fit = svm_accuracy(svm, z_fit, y_fit)
         worst = int(np.argmin(held))
         log(f"svm: held-out accuracy mean {held.mean():.4f}, worst {held.min():.4f} "
-            f"(pair {self.pairs[worst]})")
+            f"(pair {self.svm_pairs[worst]})")
         return {
-            "pairs": [list(p) for p in self.pairs],
+            "pairs": [list(p) for p in self.svm_pairs],
             "heldout_accuracy": held.tolist(),
             "heldout_accuracy_mean": float(held.mean()),
             "heldout_accuracy_min": float(held.min()),
-            "worst_pair": list(self.pairs[worst]),
+            "worst_pair": list(self.svm_pairs[worst]),
             "fit_accuracy_mean": float(fit.mean()),
             "attention": cfg.attention,
+            "attention_rank": cfg.attention_rank,
         }
 
     def load_svm(self):
@@ -225,7 +303,8 @@ class Pipeline:
     def _generate(self, per_class, eps_values, label):
         cfg = self.recipe.generation
         return generate(
-            self.classifier, self.generator, self.svm, self.data.x_provider,
+            self.classifier, self.generator, svm_for_pairs(self.svm, self.svm_pairs, self.pairs),
+            self.data.x_provider,
             self.data.y_provider, self.pairs, per_class, eps_values, cfg.eps_unit,
             batch_size=cfg.batch_size, seed=self.recipe.data.seed,
             progress=lambda i, n, eps: log(f"{label}: eps {eps:g} done ({i + 1}/{n})"))
@@ -278,24 +357,24 @@ class Pipeline:
         cfg = self.recipe.hardening
         train_set = GeneratedSet.load(self.artifact("generate"))
         x_adv, y_adv = train_set.training_set(cfg.only_inconsistent)
-        classifier = keras.models.load_model(self.artifact("classifier"))
-        model = LADHardening(classifier, alpha=cfg.alpha)
-        optimizer = (keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
-                     if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate))
-        model.compile(optimizer=optimizer)
+        with self.strategy.scope():
+            classifier = keras.models.load_model(self.artifact("classifier"))
+            model = LADHardening(classifier, alpha=cfg.alpha)
+            optimizer = (keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
+                         if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate))
+            model.compile(optimizer=optimizer)
         try:
             data = hardening_dataset(self.data.x_train, self.data.y_train, x_adv, y_adv,
                                      cfg.batch_size, seed=self.recipe.data.seed)
         except ValueError as exc:
             raise LadError(str(exc)) from None
         log(f"harden: fine-tuning on {len(x_adv)} generated + clean pairs, alpha {cfg.alpha}")
-        history = model.fit(data, validation_data=self.data.dataset("provider", 500),
-                            epochs=cfg.epochs, verbose=0,
-                            callbacks=[self._tensorboard("harden"), EpochLogger("harden", cfg.epochs)])
+        history = self._fit("harden", model, data, cfg.epochs,
+                            validation_data=self.data.dataset("provider", 500))
         _save_keras(classifier, self.artifact("harden"))
         self.hardened = classifier
         return {"generated_examples": int(len(x_adv)),
-                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+                "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
 
     def load_harden(self):
         self.hardened = keras.models.load_model(self.artifact("harden"))
@@ -314,6 +393,8 @@ class Pipeline:
 
     # -- 7. export ---------------------------------------------------------------------
     def stage_export(self) -> dict:
+        if not self.chief:
+            return {"skipped": "only the chief worker exports"}
         metadata = {
             "lad_tf_version": lad_tf.__version__,
             "tensorflow_version": tf.__version__,

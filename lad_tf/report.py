@@ -79,7 +79,7 @@ def render_markdown(report: dict, recipe) -> str:
         lines.append(f"- Hardening (Eq. 4, alpha {recipe.hardening.alpha}): "
                      f"{st['harden']['generated_examples']} generated examples at eps "
                      f"{list(recipe.hardening.eps)} ({gen.get('eps_unit', '')} units).")
-    if "export" in st:
+    if "path" in st.get("export", {}):
         lines.append(f"- Export: `{st['export']['path']}` (signature serving_default).")
     if gen:
         lines += ["", f"## Boundary-guided generation (eps in {gen['eps_unit']} units, "

@@ -242,8 +242,9 @@ def test_dataset_batches_and_shuffle(digits):
 # ---------------------------------------------------------------------- errors
 
 def test_registry_and_unknown_name():
-    assert available_datasets() == ["digits", "mnist"]
-    with pytest.raises(LadError, match=r"unknown dataset 'cifar'.*\['digits', 'mnist'\]"):
+    assert available_datasets() == ["celeba", "digits", "mnist", "svhn"]
+    with pytest.raises(LadError,
+                       match=r"unknown dataset 'cifar'.*\['celeba', 'digits', 'mnist', 'svhn'\]"):
         load_dataset("cifar")
 
 

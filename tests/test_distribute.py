@@ -105,3 +105,36 @@ def test_two_multi_worker_processes_finish_an_epoch():
     assert [o["steps"] for o in outputs] == [4, 4]  # 64 generated examples, global batch 16
     # All-reduced training: both workers end the epoch with the same loss.
     assert outputs[0]["loss"] == pytest.approx(outputs[1]["loss"], rel=1e-5)
+
+
+def test_harden_cli_with_two_workers(tmp_path):
+    """`harden --strategy multi-worker` end to end: worker 0 writes the run and
+    the export, worker 1 trains in step and keeps its files apart."""
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    tiny = ["--dataset", "digits", "--set", "classifier.epochs=1", "--set", "generator.epochs=1",
+            "--set", "svm.epochs=2", "--set", "svm.per_class=9", "--set",
+            "generation.per_class=2", "--set", "generation.eps_sweep=[1.0]", "--set",
+            "hardening.per_class=2", "--set", "hardening.epochs=1", "--set",
+            "evaluation.per_class=2", "--set", "evaluation.pgd_iterations=3"]
+    run_dir = tmp_path / "run"
+    procs = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "lad_tf.harden", *tiny, "--strategy", "multi-worker",
+             "--run-dir", str(run_dir), "--export-base", str(tmp_path / "serving")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            env={**ENV, "TF_CONFIG": json.dumps(tf_config)}))
+    try:
+        for proc in procs:
+            _, stderr = proc.communicate(timeout=600)
+            assert proc.returncode == 0, stderr[-3000:]
+    finally:
+        for proc in procs:
+            proc.kill()
+    stages = json.loads((run_dir / "report.json").read_text())["stages"]
+    assert stages["export"]["version"] == 1
+    assert (run_dir / "worker-1" / "report.json").is_file()
+    assert json.loads((run_dir / "worker-1" / "report.json").read_text())[
+        "stages"]["export"] == {"skipped": "only the chief worker exports",
+                                "seconds": pytest.approx(0, abs=1)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -64,7 +64,8 @@ def find_file(name: str, filename: str, data_dir: Optional[str],
                    f"{filename} or set {ENV_DATA_DIR} to a folder with {name}/{filename}")
 
 
-def _bad_file(path: str, problem: str) -> LadError:
+def bad_file(path: str, problem: str) -> LadError:
+    """The error for a corrupt or wrong data file: names it, the problem and the fix."""
     return LadError(f"{path}: {problem}; re-download it or point --data-dir / "
                     f"{ENV_DATA_DIR} elsewhere")
 
@@ -80,15 +81,15 @@ def read_npz(path: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in keys if k not in npz.files]
             if missing:
-                raise _bad_file(path, f"missing arrays {missing} (has {sorted(npz.files)})")
+                raise bad_file(path, f"missing arrays {missing} (has {sorted(npz.files)})")
             return {k: np.asarray(npz[k]) for k in keys}
     except LadError:
         raise
     except AttributeError:  # np.load returned a plain array: an .npy, not an .npz
-        raise _bad_file(path, "is a single .npy array, not an .npz archive") from None
+        raise bad_file(path, "is a single .npy array, not an .npz archive") from None
     except Exception as e:  # BadZipFile, zlib.error, EOFError, ValueError, OSError, ...
         problem = " ".join(str(e).split())[:160]
-        raise _bad_file(path, f"is not a readable .npz archive "
+        raise bad_file(path, f"is not a readable .npz archive "
                               f"({type(e).__name__}: {problem})") from None
 
 
@@ -101,16 +102,16 @@ def check_images_labels(path: str, part: str, x: np.ndarray, y: np.ndarray,
     """
     shape = tuple(x.shape[1:])
     if shape not in (tuple(image_shape), tuple(image_shape) + (1,)) or x.dtype != np.uint8:
-        raise _bad_file(path, f"{part} images are {x.dtype} {x.shape}, want uint8 "
+        raise bad_file(path, f"{part} images are {x.dtype} {x.shape}, want uint8 "
                               f"[N, {', '.join(map(str, image_shape))}]")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise _bad_file(path, f"{part} labels are {y.dtype} {y.shape}, want integers [N]")
+        raise bad_file(path, f"{part} labels are {y.dtype} {y.shape}, want integers [N]")
     if len(y) != len(x):
-        raise _bad_file(path, f"{part} has {len(x)} images but {len(y)} labels")
+        raise bad_file(path, f"{part} has {len(x)} images but {len(y)} labels")
     if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise _bad_file(path, f"{part} labels span {y.min()}..{y.max()}, "
+        raise bad_file(path, f"{part} labels span {y.min()}..{y.max()}, "
                               f"want 0..{num_classes - 1}")
 
 
@@ -123,14 +124,20 @@ def tfds_data_dir(data_dir: Optional[str]) -> Optional[str]:
     return data_dir or os.environ.get("TFDS_DATA_DIR") or None
 
 
-def load_tfds(tfds_name: str, splits: Sequence[str],
-              data_dir: Optional[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+def load_tfds(tfds_name: str, splits: Sequence[str], data_dir: Optional[str],
+              preprocess: Optional[Callable] = None,
+              limit: Optional[int] = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Reads prepared tfds splits as numpy, never downloading.
 
     Args:
         tfds_name: tfds builder name, e.g. "mnist", "svhn_cropped".
         splits: Split names, e.g. ("train", "test").
         data_dir: tfds data dir, or None for tfds' default.
+        preprocess: None for the builder's (image, label) supervised pair;
+            else a function, traced by `tf.data`, from one example's feature
+            dict to (image uint8 [H, W, C], label), e.g. to crop and resize
+            big images before they are held in memory.
+        limit: read at most this many examples per split (None: all).
 
     Returns:
         One (images uint8 [N, H, W, C], labels int64 [N]) pair per split.
@@ -138,12 +145,17 @@ def load_tfds(tfds_name: str, splits: Sequence[str],
     Raises:
         Whatever tfds raises; AssertionError when the data is not prepared.
     """
+    import tensorflow as tf
     import tensorflow_datasets as tfds  # imported lazily: slow, optional
 
     loaded = tfds.load(tfds_name, split=list(splits), data_dir=data_dir, download=False,
-                       as_supervised=True)
+                       as_supervised=preprocess is None)
     out = []
     for ds in loaded:
+        if limit is not None:
+            ds = ds.take(int(limit))
+        if preprocess is not None:
+            ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         # Not batch_size=-1: with unknown split sizes (e.g. under
         # tfds.testing.mock_data) tfds batches by sys.maxsize and aborts the process.
         batches = list(tfds.as_numpy(ds.batch(8192)))
@@ -155,13 +167,15 @@ def load_tfds(tfds_name: str, splits: Sequence[str],
 
 
 def try_tfds(tfds_name: str, splits: Sequence[str], data_dir: Optional[str],
-             use_tfds: Optional[bool]) -> tuple[Optional[list[tuple[np.ndarray, np.ndarray]]], str]:
+             use_tfds: Optional[bool],
+             **options) -> tuple[Optional[list[tuple[np.ndarray, np.ndarray]]], str]:
     """Loads tfds data according to the `use_tfds` policy.
 
     Args:
         tfds_name: tfds builder name.
         splits: Split names.
         data_dir: The user's data dir (see `tfds_data_dir`).
+        **options: `preprocess` and `limit` of `load_tfds`.
         use_tfds: False: skip tfds. None: try it if a prepared copy seems to
             exist (`dataset_info.json` under `<dir>/<name>`), return (None,
             reason) on any failure (not prepared, broken, tfds missing).
@@ -182,7 +196,7 @@ def try_tfds(tfds_name: str, splits: Sequence[str], data_dir: Optional[str],
                 or glob.glob(os.path.join(root, "*", "*", "dataset_info.json"))):
             return None, f"tfds has no prepared {tfds_name!r} in {os.path.dirname(root)}"
     try:
-        return load_tfds(tfds_name, splits, directory), ""
+        return load_tfds(tfds_name, splits, directory, **options), ""
     except Exception as e:
         reason = " ".join(str(e).split())[:200] or type(e).__name__
         if use_tfds:

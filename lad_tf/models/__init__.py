@@ -3,15 +3,24 @@
 Recipes name models by the keys of `CLASSIFIERS` and `GENERATORS`.
 """
 
+import inspect
+
 import keras
 
 from lad_tf.errors import LadError
+from lad_tf.models.celeba_generator import CelebAGenerator
+from lad_tf.models.celeba_net import CelebANet
 from lad_tf.models.classifier import LatentClassifier
+from lad_tf.models.conv_generator import ConvGenerator
 from lad_tf.models.lenet import LeNet
 from lad_tf.models.mnist_generator import MnistGenerator
+from lad_tf.models.svhn_generator import SvhnGenerator
+from lad_tf.models.svhn_net import SvhnNet
+from lad_tf.models.vgg_net import VGGNet
 
-CLASSIFIERS = {"lenet": LeNet}
-GENERATORS = {"mnist_generator": MnistGenerator}
+CLASSIFIERS = {"lenet": LeNet, "svhn_net": SvhnNet, "celeba_net": CelebANet}
+GENERATORS = {"mnist_generator": MnistGenerator, "svhn_generator": SvhnGenerator,
+              "celeba_generator": CelebAGenerator}
 
 
 def _lookup(registry, kind, name):
@@ -22,24 +31,62 @@ def _lookup(registry, kind, name):
     return registry[name]
 
 
+def _construct(registry, kind, name, kwargs):
+    """Instantiates a registered model; bad arguments become a LadError."""
+    cls = _lookup(registry, kind, name)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise LadError(f"{kind} {name!r} cannot be built for this recipe and data: {exc}; fix "
+                       f"{kind}.model_args or the image size (data.image_size)") from None
+
+
 def build_classifier(name, **kwargs) -> LatentClassifier:
-    """Builds a registered classifier with its weights created."""
-    return _lookup(CLASSIFIERS, "classifier", name)(**kwargs).build_for_inputs()
+    """Builds a registered classifier with its weights created.
+
+    Raises:
+        LadError: unknown name, or arguments / image shape the model rejects.
+    """
+    return _construct(CLASSIFIERS, "classifier", name, kwargs).build_for_inputs()
 
 
-def build_generator(name, **kwargs):
-    """Builds a registered generator with its weights created."""
-    generator = _lookup(GENERATORS, "generator", name)(**kwargs)
-    generator(keras.ops.zeros((1, generator.latent_dim)))
+def build_generator(name, image_shape=None, **kwargs):
+    """Builds a registered generator with its weights created.
+
+    Args:
+        name: a key of `GENERATORS`.
+        image_shape: (H, W, C) the generator must produce, or None to skip
+            the check. Generators that take an `image_shape` argument are
+            sized by it; for the others it is only checked.
+        **kwargs: constructor arguments (latent_dim, model_args).
+
+    Raises:
+        LadError: unknown name, bad arguments, or output images of another shape.
+    """
+    cls = _lookup(GENERATORS, "generator", name)
+    if image_shape is not None and "image_shape" in inspect.signature(cls).parameters:
+        kwargs = {"image_shape": tuple(image_shape), **kwargs}
+    generator = _construct(GENERATORS, "generator", name, kwargs)
+    images = generator(keras.ops.zeros((1, generator.latent_dim)))
+    if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
+        raise LadError(f"generator {name!r} makes images of shape {tuple(images.shape[1:])}, but "
+                       f"the data's images are {tuple(image_shape)}; choose a generator for "
+                       f"this image size in the recipe (generator.model)")
     return generator
 
 
 __all__ = [
     "CLASSIFIERS",
     "GENERATORS",
+    "CelebAGenerator",
+    "CelebANet",
+    "ConvGenerator",
     "LatentClassifier",
     "LeNet",
     "MnistGenerator",
+    "SvhnGenerator",
+    "SvhnNet",
+    "VGGNet",
     "build_classifier",
     "build_generator",
 ]

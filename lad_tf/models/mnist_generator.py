@@ -47,7 +47,7 @@ class MnistGenerator(keras.Model):
         h = z
         for layer in self.stages:
             h = layer(h, training=training)
-        return h
+        return keras.ops.cast(h, "float32")  # float32 images under a mixed-precision policy
 
     def intermediate_shapes(self, batch_size=1):
         """Returns the output shape of every stage, for checking Table XI."""

@@ -1,0 +1,28 @@
+"""The logits an attack library sees: a binary model's one logit as two."""
+
+import tensorflow as tf
+
+
+def softmax_logits(model):
+    """Wraps `model` so that its logits suit a softmax cross-entropy attack.
+
+    cleverhans' FGSM and PGD take softmax cross-entropy on the logits. For a
+    binary model with one sigmoid logit l that is degenerate (a softmax over
+    one logit is 1: zero loss, zero gradient, no attack). The wrapper returns
+    the two logits [0, l]: softmax([0, l]) = [1 - sigmoid(l), sigmoid(l)], so
+    the attack sees the model's own probabilities for labels 0 and 1.
+
+    Args:
+        model: callable images float32 [B, H, W, C] -> logits [B, K].
+
+    Returns:
+        callable images -> logits [B, K] for K > 1, [B, 2] for K = 1.
+    """
+
+    def logits(x):
+        out = model(x)
+        if out.shape[-1] == 1:
+            return tf.concat([tf.zeros_like(out), out], axis=-1)
+        return out
+
+    return logits
