@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf import models  # noqa: F401  (registers the classes)
-from lad_tf.attention_svm import (ATTENTIONS, AttentionSVM, fit_attention_svms, ordered_pairs,
-                                  pair_datasets, svm_accuracy)
+from lad_tf.attention_svm import (ATTENTIONS, AttentionSVM, fit_attention_svms, pair_datasets,
+                                  svm_accuracy, svm_pairs)
 from lad_tf.batching import batched
 from lad_tf.config import recipe_from_dict
 from lad_tf.data import load_dataset
@@ -38,14 +38,14 @@ def main(argv=None):
     classifier = keras.models.load_model(run_dir / "classifier.keras")
     phi = tf.function(lambda x: classifier.features(x, training=False))
     z = batched(phi, data.x_provider, 500)
-    pairs = ordered_pairs(data.num_classes)
+    pairs = svm_pairs(data.num_classes)
     cfg = recipe.svm
     z_fit, y_fit, z_hold, y_hold = pair_datasets(z, data.y_provider, pairs, cfg.per_class,
                                                  cfg.holdout_fraction, seed=recipe.data.seed)
     rows = []
     for attention in ATTENTIONS:
         keras.utils.set_random_seed(recipe.data.seed)
-        svm = AttentionSVM(len(pairs), z.shape[1], attention, cfg.c)
+        svm = AttentionSVM(len(pairs), z.shape[1], attention, cfg.c, cfg.attention_rank)
         t0 = time.perf_counter()
         fit_attention_svms(svm, z_fit, y_fit, epochs=cfg.epochs, batch_size=cfg.batch_size,
                            learning_rate=cfg.learning_rate, seed=recipe.data.seed)

@@ -68,11 +68,15 @@ def render_markdown(report: dict, recipe) -> str:
         lines.append(f"- Classifier: provider-split accuracy {_pct(st['classifier'].get('provider_accuracy'))}.")
     if "generator" in st:
         g = st["generator"]
+        paper = (" (paper, MNIST after 1000 epochs: 0.00757 / 0.00765)"
+                 if report["dataset"].get("name") == "mnist" else "")
         lines.append(f"- Generator (Eq. 2): reconstruction MSE train {g['train_mse']:.5f}, "
-                     f"test {g['test_mse']:.5f} (paper, MNIST after 1000 epochs: 0.00757 / 0.00765).")
+                     f"test {g['test_mse']:.5f}{paper}.")
     if "svm" in st:
         s = st["svm"]
-        lines.append(f"- Attention SVMs ({len(s['pairs'])} pairs, attention {s['attention']}): "
+        count = len(s["pairs"])
+        lines.append(f"- Attention SVMs ({count} pair{'s' if count > 1 else ''}, "
+                     f"attention {s['attention']}): "
                      f"held-out accuracy mean {_pct(s['heldout_accuracy_mean'])}, worst "
                      f"{_pct(s['heldout_accuracy_min'])} (pair {s['worst_pair']}).")
     if "harden" in st:
