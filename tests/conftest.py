@@ -17,13 +17,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> str:
-    data_dir = os.environ.get("LAD_DATA_DIR")
-    if not data_dir:
+def data_dir() -> str:
+    """$LAD_DATA_DIR as an absolute path (README and CI give it as ../shared/data)."""
+    path = os.environ.get("LAD_DATA_DIR")
+    if not path:
         if os.environ.get("CI"):
             pytest.fail("CI must set LAD_DATA_DIR to the shared data folder (see .ci/run)")
         pytest.skip("LAD_DATA_DIR is not set; point it at the shared data folder "
-                    "(with mnist/mnist.npz) to run the real-MNIST tests")
+                    "(mnist/, svhn/, celeba/) to run the real-data tests")
+    return os.path.abspath(path)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(data_dir) -> str:
     return data_dir
 
 

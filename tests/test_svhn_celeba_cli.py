@@ -139,10 +139,7 @@ def test_svhn_recipe_on_images_of_another_size(tmp_path):
 
 
 @pytest.fixture
-def celeba_dir(tmp_path):
-    data_dir = os.environ.get("LAD_DATA_DIR")
-    if not data_dir:
-        pytest.skip("LAD_DATA_DIR is not set; point it at the shared data folder")
+def celeba_dir(tmp_path, data_dir):
     return tmp_path, data_dir
 
 

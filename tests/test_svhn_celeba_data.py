@@ -22,16 +22,6 @@ CELEBA_SMILING = 4822
 CELEBA_COUNT = 10000
 
 
-@pytest.fixture(scope="module")
-def data_dir() -> str:
-    path = os.environ.get("LAD_DATA_DIR")
-    if not path:
-        if os.environ.get("CI"):
-            pytest.fail("CI must set LAD_DATA_DIR to the shared data folder (see .ci/run)")
-        pytest.skip("LAD_DATA_DIR is not set; point it at the shared data folder")
-    return path
-
-
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
     """No $LAD_DATA_DIR, an empty $HOME and $TFDS_DATA_DIR, no network."""
