@@ -27,7 +27,7 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
         train_limit: use only the first N training images (quick mode).
     """
     from lad_tf.config import load_recipe
-    from lad_tf.pipeline import _adam, _dtype_policy
+    from lad_tf.pipeline import adam_for, dtype_policy
 
     cfg = load_recipe("mnist").generator
     keras.utils.set_random_seed(0)
@@ -38,9 +38,9 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
     classifier.fit(x_train, y_train, batch_size=128, epochs=classifier_epochs, verbose=0)
     phi = tf.function(lambda b: classifier.features(b, training=False))
     z_train, z_test = batched(phi, x_train, 500), batched(phi, data.x_test, 500)
-    with _dtype_policy(cfg.precision):
+    with dtype_policy(cfg.precision):
         generator = build_generator(cfg.model, **cfg.model_args)
-    generator.compile(optimizer=_adam(cfg, -(-len(z_train) // cfg.batch_size)),
+    generator.compile(optimizer=adam_for(cfg, -(-len(z_train) // cfg.batch_size)),
                       loss="mean_squared_error")
     train = (tf.data.Dataset.from_tensor_slices((z_train, x_train)).shuffle(len(z_train), seed=0)
              .batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))

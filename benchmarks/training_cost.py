@@ -20,7 +20,7 @@ from lad_tf.boundary import perturb_latents
 from lad_tf.hardening import LADHardening, classification_loss, hardening_dataset
 from lad_tf.config import load_recipe
 from lad_tf.models import build_classifier, build_generator
-from lad_tf.pipeline import _dtype_policy
+from lad_tf.pipeline import dtype_policy
 
 
 def _fit_steps(model, dataset, steps):
@@ -53,7 +53,7 @@ def measure(x: np.ndarray, y: np.ndarray, batch_size: int = 64, steps: int = 20,
     # LAD: a generated set of the same size, made once (its images come from
     # the generator; their content does not change the cost of a step).
     classifier = build_classifier("lenet")
-    with _dtype_policy(load_recipe("mnist").generator.precision):  # as the recipe trains it
+    with dtype_policy(load_recipe("mnist").generator.precision):  # as the recipe trains it
         generator = build_generator("mnist_generator")
     pairs = ordered_pairs(10)
     svm = AttentionSVM(len(pairs), 500, "scaled_softmax")

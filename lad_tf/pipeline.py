@@ -47,7 +47,7 @@ def _save_keras(model, path: Path):
 
 
 @contextlib.contextmanager
-def _dtype_policy(name: str):
+def dtype_policy(name: str):
     """Layers built inside take this Keras dtype policy; mixed_bfloat16
     computes in bfloat16 (AMX / AVX512-BF16 on recent CPUs) with float32 weights."""
     previous = keras.config.dtype_policy()
@@ -58,7 +58,7 @@ def _dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
-def _adam(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+def adam_for(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """Adam with the recipe's learning rate, constant or cosine-decayed to 0."""
     rate = cfg.learning_rate
     if cfg.schedule == "cosine":
@@ -182,16 +182,16 @@ class Pipeline:
 
     def _new_generator(self, latent_dim: int):
         cfg = self.recipe.generator
-        with _dtype_policy(cfg.precision):
+        with dtype_policy(cfg.precision):
             return models.build_generator(cfg.model, image_shape=self.data.image_shape,
                                           latent_dim=latent_dim, **cfg.model_args)
 
     def stage_classifier(self) -> dict:
         cfg = self.recipe.classifier
         steps = -(-len(self.data.y_train) // cfg.batch_size)
-        with self.strategy.scope(), _dtype_policy(cfg.precision):
+        with self.strategy.scope(), dtype_policy(cfg.precision):
             model = self._new_classifier()
-            model.compile(optimizer=_adam(cfg, steps), loss=classification_loss(model.num_classes),
+            model.compile(optimizer=adam_for(cfg, steps), loss=classification_loss(model.num_classes),
                           metrics=[classification_accuracy(model.num_classes)])
         self._fit("classifier", model,
                   self.data.dataset("train", cfg.batch_size, shuffle=True, seed=self.recipe.data.seed),
@@ -216,7 +216,7 @@ class Pipeline:
         steps = -(-len(self.data.y_train) // cfg.batch_size)
         with self.strategy.scope():
             generator = self._new_generator(self.classifier.latent_dim)
-            generator.compile(optimizer=_adam(cfg, steps), loss=loss)
+            generator.compile(optimizer=adam_for(cfg, steps), loss=loss)
         log(f"generator: encoding {len(self.data.x_train)} training images with the frozen phi")
         z_train = self._latents(self.data.x_train)
         z_provider = self._latents(self.data.x_provider)

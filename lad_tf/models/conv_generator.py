@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from lad_tf.models.stacked_generator import StackedGenerator
+
 BLOCK_KINDS = ("conv", "up")
 
 
@@ -12,7 +14,7 @@ def _scaled(units, width: float) -> int:
 
 
 @keras.saving.register_keras_serializable(package="lad_tf")
-class ConvGenerator(keras.Model):
+class ConvGenerator(StackedGenerator):
     """Inverts latents to images through a table of conv / up-sampling blocks.
 
     Layers: Linear latent_dim -> s x s x start_channels (no activation, as the
@@ -96,22 +98,11 @@ class ConvGenerator(keras.Model):
             keras.layers.Rescaling(0.5, offset=0.5, name="to_unit_range"),  # (t + 1) / 2
         ]
 
-    def call(self, z, training=False):
-        h = z
-        for layer in self.stages:
-            h = layer(h, training=training)
-        return keras.ops.cast(h, "float32")  # float32 images under a mixed-precision policy
-
     def intermediate_shapes(self, batch_size=1):
         """The output shape after each "up" block and at the end (for the tables)."""
-        h = keras.ops.zeros((batch_size, self.latent_dim))
-        shapes = []
-        for layer in self.stages:
-            h = layer(h)
-            if isinstance(layer, (keras.layers.Reshape, keras.layers.Conv2DTranspose,
-                                  keras.layers.Rescaling)):
-                shapes.append(tuple(h.shape))
-        return shapes
+        marks = (keras.layers.Reshape, keras.layers.Conv2DTranspose, keras.layers.Rescaling)
+        return [shape for layer, shape in self.stage_outputs(batch_size)
+                if isinstance(layer, marks)]
 
     def get_config(self):
         config = super().get_config()

@@ -2,9 +2,11 @@
 
 import keras
 
+from lad_tf.models.stacked_generator import StackedGenerator
+
 
 @keras.saving.register_keras_serializable(package="lad_tf")
-class MnistGenerator(keras.Model):
+class MnistGenerator(StackedGenerator):
     """Inverts LeNet latents to 28x28 images (Table XI).
 
     Shapes with 'valid' padding: Dense 500 -> 4x4x50, ConvT k2 s4 -> 14x14,
@@ -43,20 +45,9 @@ class MnistGenerator(keras.Model):
             keras.layers.Conv2D(self.image_channels, 5, activation="sigmoid", name="conv_28"),
         ]
 
-    def call(self, z, training=False):
-        h = z
-        for layer in self.stages:
-            h = layer(h, training=training)
-        return keras.ops.cast(h, "float32")  # float32 images under a mixed-precision policy
-
     def intermediate_shapes(self, batch_size=1):
         """Returns the output shape of every stage, for checking Table XI."""
-        h = keras.ops.zeros((batch_size, self.latent_dim))
-        shapes = []
-        for layer in self.stages:
-            h = layer(h)
-            shapes.append(tuple(h.shape))
-        return shapes
+        return [shape for _, shape in self.stage_outputs(batch_size)]
 
     def get_config(self):
         config = super().get_config()
