@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from lad_tf.attacks import fgsm
-from lad_tf.attacks.art import apgd, carlini_wagner_l2, jsma, square
+from lad_tf.attacks.apgd import apgd
+from lad_tf.attacks.carlini_wagner import carlini_wagner_l2
+from lad_tf.attacks.jsma import jsma
+from lad_tf.attacks.square import square
 from lad_tf.batching import predict_labels
 from lad_tf.evaluate import attack_accuracy, balanced_subset
 

@@ -1,12 +1,170 @@
-"""Thin adapters over maintained attack libraries, one attack per file.
+"""Thin adapters over maintained attack libraries, one attack per file, and a
+registry that calls any of them the same way.
 
 Every attack takes a model that returns logits and images float32 [B, H, W, C]
-in [0, 1], and returns adversarial images of the same shape and range.
+in [0, 1], and returns adversarial images of the same shape and range. A
+binary model with one sigmoid logit is attacked as a two-class model
+(`softmax_logits`). `craft(name, model, x, ...)` looks an attack up in
+`ATTACKS`, fills in its paper-style defaults and runs it batch by batch.
 """
 
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Callable
+
+import numpy as np
+
+from lad_tf.attacks.apgd import apgd
+from lad_tf.attacks.bim import bim
+from lad_tf.attacks.carlini_wagner import carlini_wagner_l2
 from lad_tf.attacks.fgsm import fgsm
+from lad_tf.attacks.jsma import jsma
+from lad_tf.attacks.mim import mim
 from lad_tf.attacks.pgd import pgd
+from lad_tf.attacks.square import square
+from lad_tf.errors import LadError
 
-ATTACKS = {"fgsm": fgsm, "pgd": pgd}
+CLEVERHANS = "cleverhans 4.0.0"
+ART = "ART 1.20.1"
 
-__all__ = ["ATTACKS", "fgsm", "pgd"]
+
+@dataclasses.dataclass(frozen=True)
+class AttackSpec:
+    """One registered attack.
+
+    Attributes:
+        name: registry key, e.g. "pgd".
+        title: name for tables, e.g. "PGD-40".
+        fn: the adapter, (model, x, ...) -> x_adv.
+        targeted: True if it pushes towards `target` labels (JSMA, C&W).
+        library: the library that implements it.
+        gradient_free: True if it only reads the model's outputs (Square).
+        defaults: the paper-style parameters `craft` uses unless overridden.
+    """
+
+    name: str
+    title: str
+    fn: Callable
+    targeted: bool
+    library: str
+    gradient_free: bool
+    defaults: dict
+
+
+def _spec(name, title, fn, library, defaults, targeted=False, gradient_free=False):
+    return AttackSpec(name=name, title=title, fn=fn, targeted=targeted, library=library,
+                      gradient_free=gradient_free, defaults=defaults)
+
+
+_ITERATIVE = {"eps": 0.3, "eps_iter": 0.01, "nb_iter": 40}
+
+ATTACKS: dict[str, AttackSpec] = {s.name: s for s in [
+    _spec("fgsm", "FGSM", fgsm, CLEVERHANS, {"eps": 0.3}),
+    _spec("pgd", f"PGD-{_ITERATIVE['nb_iter']}", pgd, CLEVERHANS,
+          {**_ITERATIVE, "rand_init": True}),
+    _spec("bim", f"BIM-{_ITERATIVE['nb_iter']}", bim, CLEVERHANS, dict(_ITERATIVE)),
+    _spec("mim", f"MIM-{_ITERATIVE['nb_iter']}", mim, CLEVERHANS,
+          {**_ITERATIVE, "decay_factor": 1.0}),
+    _spec("jsma", "JSMA", jsma, ART, {"theta": 1.0, "gamma": 0.1}, targeted=True),
+    # ART's own C&W defaults (learning_rate 0.01, initial_const 0.01) seldom
+    # reach the target in 20 steps; these do on a trained LeNet.
+    _spec("cw", "C&W-L2", carlini_wagner_l2, ART,
+          {"confidence": 0.0, "max_iter": 20, "binary_search_steps": 5, "learning_rate": 0.1,
+           "initial_const": 10.0}, targeted=True),
+    _spec("apgd", "APGD-CE-100", apgd, ART, {"eps": 0.3, "max_iter": 100}),
+    _spec("square", "Square-100", square, ART, {"eps": 0.3, "max_iter": 100},
+          gradient_free=True),
+]}
+
+# Arguments `craft` fills in itself; `targeted` is fixed by the spec, since
+# an untargeted attack gets the true labels.
+_FILLED = frozenset({"model", "x", "y", "target", "num_classes", "batch_size", "targeted",
+                     "progress"})
+
+
+def accepted_params(name: str) -> list[str]:
+    """The parameters `craft(name, ..., **params)` takes for attack `name`."""
+    params = inspect.signature(_lookup(name).fn).parameters
+    return sorted(p for p in params if p not in _FILLED)
+
+
+def _lookup(name: str) -> AttackSpec:
+    if name not in ATTACKS:
+        raise LadError(f"unknown attack {name!r}; known attacks: {', '.join(ATTACKS)}")
+    return ATTACKS[name]
+
+
+def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
+          batch_size: int = 128, progress: Callable | None = None, **params) -> np.ndarray:
+    """Adversarial images from the registered attack `name`.
+
+    Args:
+        name: a key of `ATTACKS` (fgsm, pgd, bim, mim, jsma, cw, apgd, square).
+        model: callable images -> logits [B, K], or [B, 1] for a binary
+            model with one sigmoid logit.
+        x: float32 [N, H, W, C] in [0, 1].
+        y: int [N] true labels for the untargeted attacks (without them the
+            attack uses the model's predictions).
+        target: int [N] target labels; required by the targeted attacks.
+        num_classes: the model's classes K (2 for a one-logit binary model).
+        batch_size: images per attack call (and per ART batch).
+        progress: optional callable(done, total) called after each batch.
+        **params: overrides of the attack's `defaults`; see `accepted_params`.
+    Returns: float32 [N, H, W, C] in [0, 1].
+
+    Raises:
+        LadError: unknown attack or parameter, a missing `target` for a
+            targeted attack, a `target` for an untargeted one, or labels
+            whose length differs from x's.
+    """
+    spec = _lookup(name)
+    accepted = accepted_params(name)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise LadError(f"attack {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+                       f"accepted: {', '.join(accepted)}")
+    if spec.targeted and target is None:
+        raise LadError(f"attack {name!r} is targeted: pass target= (int labels, one per image)")
+    if not spec.targeted and target is not None:
+        raise LadError(f"attack {name!r} is untargeted: pass the true labels as y=, not target=")
+    x = np.asarray(x, "float32")
+    labels = target if spec.targeted else y
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != len(x):
+            raise LadError(f"{'target' if spec.targeted else 'y'} has {len(labels)} labels "
+                           f"for {len(x)} images")
+    kwargs = {**spec.defaults, **params}
+    if spec.library == ART:  # cleverhans needs neither: softmax_logits sizes the logits
+        kwargs.update(num_classes=num_classes, batch_size=batch_size)
+
+    order = None
+    if spec.targeted:
+        # ART computes class gradients once per distinct target in a batch;
+        # batches of one target each make JSMA / C&W several times faster.
+        order = np.argsort(labels, kind="stable")
+        x, labels = x[order], labels[order]
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size]
+        lb = None if labels is None else labels[start:start + batch_size]
+        if spec.targeted:
+            x_adv = spec.fn(model, xb, target=lb, **kwargs)
+        else:
+            x_adv = spec.fn(model, xb, y=lb, **kwargs)
+        out.append(np.asarray(x_adv, "float32").reshape(xb.shape))
+        if progress:
+            progress(start + len(xb), len(x))
+    if not out:
+        return np.zeros(x.shape, "float32")
+    # ART and cleverhans clip already; this guards float round-off at the edges.
+    x_adv = np.clip(np.concatenate(out), 0.0, 1.0)
+    if order is not None:
+        x_adv[order] = x_adv.copy()  # back to the caller's order
+    return x_adv
+
+
+__all__ = ["ATTACKS", "AttackSpec", "accepted_params", "apgd", "bim", "carlini_wagner_l2", "craft",
+           "fgsm", "jsma", "mim", "pgd", "square"]

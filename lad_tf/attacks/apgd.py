@@ -1,0 +1,38 @@
+"""APGD-CE (Croce and Hein 2020) through ART 1.20.1's AutoProjectedGradientDescent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lad_tf.attacks.art import art_classifier, one_hot
+
+
+def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: int = 100,
+         nb_random_init: int = 1, batch_size: int = 128):
+    """Untargeted L-inf APGD with cross-entropy, the core of AutoAttack; the
+    step size adapts itself, so only eps is set.
+
+    Args:
+        model: callable images -> logits [B, K]; a single (sigmoid) logit
+            counts as two classes (pass num_classes=2).
+        x: float32 [B, H, W, C] in [0, 1].
+        y: optional int [B] true labels (else the model's predictions).
+        num_classes: K (2 for a one-logit binary model).
+        eps: L-inf budget; 0 returns x unchanged.
+        max_iter: steps per restart; nb_random_init: restarts.
+        batch_size: images per ART batch.
+    Returns: float32 [B, H, W, C] in [0, 1].
+    """
+    from art.attacks.evasion import AutoProjectedGradientDescent
+
+    x = np.asarray(x, "float32")
+    if eps == 0:  # ART rejects eps 0; no budget is no attack
+        return x.copy()
+    # ART accepts only Python int/float (a NumPy float32 eps fails its check).
+    eps = float(eps)
+    attack = AutoProjectedGradientDescent(
+        art_classifier(model, x.shape[1:], num_classes), norm=np.inf, eps=eps,
+        eps_step=2 * eps / max(max_iter, 1), max_iter=max_iter, targeted=False,
+        nb_random_init=nb_random_init, batch_size=batch_size, loss_type="cross_entropy",
+        verbose=False)
+    return attack.generate(x, y=one_hot(y, num_classes))
