@@ -25,6 +25,19 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._epoch = epoch
+        self._last_line = self._start
+
+    def on_train_batch_end(self, batch, logs=None):
+        """A progress line at most every 30 s inside long epochs (PGD training)."""
+        now = time.perf_counter()
+        if now - self._last_line >= 30:
+            self._last_line = now
+            steps = (self.params or {}).get("steps")
+            of = f"/{steps}" if steps else ""
+            loss = f", loss {float(logs['loss']):.4f}" if logs and "loss" in logs else ""
+            log(f"{self.stage} epoch {self._epoch + 1}/{self.epochs}: step {batch + 1}{of} "
+                f"({now - self._start:.0f} s{loss})")
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
@@ -62,11 +75,16 @@ class RunSummaries:
         self.figures.mkdir(exist_ok=True)
         self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "lad"))
 
-    def image(self, tag: str, grid: np.ndarray, step: int = 0, description: str = ""):
+    def image(self, tag: str, grid: np.ndarray, step: int = 0, description: str = "",
+              scale: int | None = None):
+        """Args: scale: PNG enlargement; default 3 for small image grids, 1 for
+        rendered figures (RGB arrays wider than 300 px)."""
         with self.writer.as_default():
             tf.summary.image(tag, grid, step=step, description=description)
         self.writer.flush()
-        save_png(grid, self.figures / f"{tag.replace('/', '_')}.png")
+        if scale is None:
+            scale = 1 if grid.shape[2] > 300 else 3
+        save_png(grid, self.figures / f"{tag.replace('/', '_')}.png", scale)
 
     def scalar(self, tag: str, value: float, step: int):
         with self.writer.as_default():
