@@ -18,6 +18,12 @@ from lad_tf.errors import LadError
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
 
+# Names a recipe may use; tests check them against the registries in
+# lad_tf.attacks.ATTACKS and lad_tf.baselines.METHODS (kept here so that a bad
+# recipe is rejected before TensorFlow is imported).
+ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square")
+METHOD_NAMES = ("lad", "fgsm-ft", "pgd-ft", "jsma-ft", "cw-ft", "pgd-at", "lad+pgd")
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -81,15 +87,55 @@ class HardeningConfig:
     optimizer: str = "sgd"
     learning_rate: float = 0.01
     momentum: float = 0.5
+    # Defences to build in the same harness (lad_tf.baselines.METHODS); the
+    # first is the one exported. `harden --method` sets this list.
+    methods: tuple = ("lad",)
+    # Fig. 7: one LAD model fine-tuned per eps ("Large Adv." sets, sweep_per_class
+    # provider images per class and target at each eps); empty: skipped.
+    sweep_eps: tuple = ()
+    sweep_per_class: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselinesConfig:
+    """The defences LAD is compared with (Table IV and the methods table).
+
+    Fine-tuning baselines use LAD's Eq. 4 step, alpha, optimizer and epochs
+    with their own examples in place of the generated ones, crafted against
+    the original model on the provider split (never the test set).
+    """
+
+    per_class: int = 200  # provider images per class for FGSM / PGD fine-tuning
+    targeted_per_class: int = 20  # provider images per class (x each other target) for JSMA / CW
+    attack_params: dict = dataclasses.field(default_factory=dict)  # e.g. {"cw": {"max_iter": 10}}
+    pgd_at_epochs: int = 1  # Madry PGD training, fine-tuning the original model
+    pgd_at_steps_per_epoch: typing.Optional[int] = None  # cap on steps (None: a full pass)
+    pgd_at_batch_size: int = 128
+    pgd_at_learning_rate: float = 1e-3  # Adam, as Madry et al.
+    lad_pgd_epochs: int = 1  # LAD + PGD: Eq. 4 with PGD examples as the clean term
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
-    per_class: int = 450  # balanced test subset for the attacks (Sec. IV-D1)
+    """The robustness evaluation (Sec. IV-D1), all on the test split."""
+
+    per_class: int = 450  # balanced test subset for untargeted attacks
+    targeted_per_class: int = 50  # test images per class, each x every other target (JSMA, CW)
+    cw_per_class: typing.Optional[int] = None  # C&W's own (smaller) size on CPU; None: targeted_per_class
     fgsm_eps: float = 0.3
-    pgd_eps: float = 0.3
-    pgd_step: float = 0.01
-    pgd_iterations: int = 40
+    pgd_eps: float = 0.3  # also BIM, MIM, APGD and Square
+    pgd_step: float = 0.01  # also BIM and MIM
+    pgd_iterations: int = 40  # also BIM and MIM
+    attacks: tuple = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square")
+    attack_params: dict = dataclasses.field(default_factory=dict)  # e.g. {"square": {"max_iter": 50}}
+    transfer_attacks: tuple = ("fgsm", "pgd", "jsma", "cw")  # crafted on the black-box CNN
+    # Methods evaluated with clean, FGSM, PGD and transfer only (Table IV needs
+    # their clean accuracy; the full white-box suite costs minutes per model).
+    reduced_methods: tuple = ()
+    blackbox_model: str = "blackbox_cnn"
+    blackbox_epochs: int = 5
+    lad_per_class: int = 10  # test images per class and target for LAD-generated test sets
+    diversity_per_class: int = 5  # provider images per class for the diversity measure
     batch_size: int = 500
     seed: int = 0
 
@@ -110,6 +156,7 @@ class Recipe:
     svm: SVMConfig = SVMConfig()
     generation: GenerationConfig = GenerationConfig()
     hardening: HardeningConfig = HardeningConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     export: ExportConfig = ExportConfig()
 
@@ -170,6 +217,32 @@ def _validate(r: Recipe):
     _check(r.hardening.optimizer in ("sgd", "adam"),
            f"hardening.optimizer must be sgd or adam. Received: {r.hardening.optimizer}")
     _check(r.evaluation.per_class > 0, f"evaluation.per_class must be > 0. Received: {r.evaluation.per_class}")
+    for key in ("attacks", "transfer_attacks"):
+        unknown = sorted(set(getattr(r.evaluation, key)) - set(ATTACK_NAMES))
+        _check(not unknown, f"evaluation.{key} names unknown attacks {unknown}; known: {sorted(ATTACK_NAMES)}")
+    for section in (r.evaluation, r.baselines):
+        unknown = sorted(set(section.attack_params) - set(ATTACK_NAMES))
+        _check(not unknown and all(isinstance(v, dict) for v in section.attack_params.values()),
+               f"attack_params must map attack names {sorted(ATTACK_NAMES)} to objects. "
+               f"Received: {section.attack_params!r}")
+    unknown = sorted(set(r.evaluation.reduced_methods) - set(METHOD_NAMES))
+    _check(not unknown, f"evaluation.reduced_methods names unknown methods {unknown}; "
+           f"known: {sorted(METHOD_NAMES)}")
+    methods = list(r.hardening.methods)
+    unknown = sorted(set(methods) - set(METHOD_NAMES))
+    _check(methods and not unknown, f"hardening.methods must be a non-empty list of {sorted(METHOD_NAMES)}. "
+           f"Received: {methods}")
+    _check(len(set(methods)) == len(methods), f"hardening.methods lists a method twice: {methods}")
+    for key in ("targeted_per_class", "lad_per_class", "diversity_per_class", "blackbox_epochs"):
+        value = getattr(r.evaluation, key)
+        _check(isinstance(value, int) and value >= 0, f"evaluation.{key} must be an integer >= 0. Received: {value!r}")
+    _check(_positive_int_or_none(r.evaluation.cw_per_class),
+           f"evaluation.cw_per_class must be a positive integer or null. Received: {r.evaluation.cw_per_class!r}")
+    for key in ("per_class", "targeted_per_class", "pgd_at_epochs", "lad_pgd_epochs"):
+        value = getattr(r.baselines, key)
+        _check(isinstance(value, int) and value >= 0, f"baselines.{key} must be an integer >= 0. Received: {value!r}")
+    _check(all(e >= 0 for e in r.hardening.sweep_eps),
+           f"hardening.sweep_eps must be eps values >= 0. Received: {r.hardening.sweep_eps}")
 
 
 _DEFAULTS = Recipe()

@@ -27,6 +27,8 @@ examples:
   LAD_DATA_DIR=../shared/data python -m lad_tf.harden --dataset mnist
   python -m lad_tf.harden --dataset mnist --data-dir ~/data --set generator.epochs=20
   python -m lad_tf.harden --dataset mnist --resume --run-dir runs/mnist-20261124-120000
+  python -m lad_tf.harden --dataset mnist --method lad,fgsm-ft,pgd-at,lad+pgd
+  python -m lad_tf.evaluate runs/mnist-20261124-120000 --quick
   tensorboard --logdir runs/
 """
 
@@ -45,6 +47,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar="SECTION.KEY=VALUE",
                         help="override one recipe value (JSON), e.g. --set generator.epochs=2; "
                              "repeatable")
+    parser.add_argument("--method", dest="methods", action="append", default=[],
+                        metavar="METHOD[,METHOD...]",
+                        help="defences to build and compare in this run, first one exported: "
+                             "lad, fgsm-ft, pgd-ft, jsma-ft, cw-ft, pgd-at (Madry PGD-40 "
+                             "training), lad+pgd; repeatable or comma-separated (default: the "
+                             "recipe's hardening.methods, lad)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with the dataset's files (default: $LAD_DATA_DIR, then "
                              "tfds / Keras caches)")
@@ -62,7 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="tf.distribute strategy for the training stages: one device, all "
                              "local devices (MirroredStrategy), or several processes / machines "
                              "(MultiWorkerMirroredStrategy, configured by TF_CONFIG)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.methods:  # --method becomes a recipe override, so the run records it
+        methods = [m.strip() for text in args.methods for m in text.split(",") if m.strip()]
+        args.overrides = [*args.overrides, "hardening.methods=" + json.dumps(methods)]
+    return args
 
 
 def resolve_run_dir(args, dataset: str) -> Path:

@@ -97,6 +97,10 @@ class LADHardening(keras.Model):
 
     def train_step(self, data):
         (x, y), (x_adv, y_adv) = self._unpack(data)
+        return self.apply_lad_step(x, y, x_adv, y_adv)
+
+    def apply_lad_step(self, x, y, x_adv, y_adv):
+        """One optimizer step on J~ for these batches; returns the metrics."""
         with tf.GradientTape() as tape:
             total, j_clean, j_adv, logits, logits_adv = self.lad_loss(x, y, x_adv, y_adv)
             scaled = self.optimizer.scale_loss(total)  # mixed-precision loss scaling

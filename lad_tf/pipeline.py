@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 import lad_tf
-from lad_tf import models
+from lad_tf import figures, models
 from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pairs,
                                   pair_datasets, svm_accuracy, svm_for_pairs, svm_pairs)
 from lad_tf.batching import batched
@@ -24,8 +21,9 @@ from lad_tf.config import Recipe
 from lad_tf.data import load_dataset
 from lad_tf.distribute import fit_multi_worker, is_chief, make_strategy
 from lad_tf.errors import LadError
-from lad_tf.evaluate import accuracy, evaluate_model
+from lad_tf.evaluate import RunEvaluation, accuracy
 from lad_tf.export import export_model
+from lad_tf.baselines import Hardener
 from lad_tf.hardening import (LADHardening, classification_accuracy, classification_loss,
                               hardening_dataset)
 from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
@@ -64,6 +62,17 @@ def adam_for(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     if cfg.schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, max(1, cfg.epochs * steps_per_epoch))
     return keras.optimizers.Adam(rate)
+
+
+def card_evaluation(result: dict | None) -> dict | None:
+    """The evaluation numbers a model card carries: per model, without details."""
+    if not result:
+        return result
+    keep = {k: result[k] for k in ("samples", "attack_titles") if k in result}
+    for name in ("original", "hardened"):
+        if name in result:
+            keep[name] = {k: v for k, v in result[name].items() if k != "details"}
+    return keep
 
 
 class Pipeline:
@@ -243,6 +252,9 @@ class Pipeline:
             rows * 4, *x_test.shape[1:])
         self.summaries.image("reconstructions", image_grid(pairs, rows, 4),
                              description="test image, G(phi(image)), two per row")
+        self.summaries.image("fig3_reconstructions",
+                             figures.reconstruction_figure(x_test[:16], recon_test[:16], n=16),
+                             description="Fig. 3: test images above their reconstructions")
         return result
 
     def load_generator(self):
@@ -320,6 +332,11 @@ class Pipeline:
             self.summaries.scalar("generation/attack_success", row["attack_success"], step)
             self.summaries.scalar("generation/inconsistency", row["inconsistency"], step)
         self._crossing_figure(sweep)
+        self.summaries.image(
+            "fig5_pair_success", figures.pair_success_heatmap(
+                sweep.pair_success(), sweep.pairs, sweep.eps, self.data.num_classes),
+            description="Fig. 5: attack success per (source, target) pair and eps")
+        self._transition_figure(sweep)
         train_set = self._generate(hard_cfg.per_class, list(hard_cfg.eps), "hardening set")
         train_set.save(self.artifact("generate"))
         x_adv, _ = train_set.training_set(hard_cfg.only_inconsistent)
@@ -349,47 +366,92 @@ class Pipeline:
             description="per row: source image, then G(z + eps beta d) for eps = "
                         + ", ".join(f"{e:g}" for e in sweep.eps) + " toward the first target")
 
+    def _transition_figure(self, sweep: GeneratedSet, rows: int = 6):
+        """Fig. 6: one source image per row moved toward one target, with the
+        classifier's prediction for every eps (first example of each pair)."""
+        step = max(1, len(sweep.pairs) // rows)
+        chosen = list(range(0, len(sweep.pairs), step))[:rows]
+        images = np.stack([sweep.images[:, p, 0] for p in chosen])  # [R, E, H, W, C]
+        predicted = np.stack([sweep.pred_image[:, p, 0] for p in chosen])
+        titles = [f"{sweep.pairs[p][0]} -> {sweep.pairs[p][1]}" for p in chosen]
+        self.summaries.image(
+            "fig6_transitions", figures.transition_figure(images, predicted, sweep.eps, titles),
+            description="Fig. 6: G(z + eps beta d) for rising eps with the predicted label")
+
     def load_generate(self):
         pass
 
-    # -- 5. LAD fine-tuning (Eq. 4) ----------------------------------------------------
-    def stage_harden(self) -> dict:
+    # -- 5. LAD fine-tuning (Eq. 4) and the baselines ---------------------------------
+    def _lad_set(self):
         cfg = self.recipe.hardening
-        train_set = GeneratedSet.load(self.artifact("generate"))
-        x_adv, y_adv = train_set.training_set(cfg.only_inconsistent)
+        return GeneratedSet.load(self.artifact("generate")).training_set(cfg.only_inconsistent)
+
+    def stage_harden(self) -> dict:
+        """Builds every method of `hardening.methods` (lad_tf.baselines) from the
+        original model, then the one-eps models of Fig. 7. A finished method is
+        kept on disk, so a resumed run continues with the next one."""
+        cfg = self.recipe.hardening
+        methods_dir = self.run_dir / "methods"
+        methods_dir.mkdir(exist_ok=True)
+        hardener = Hardener(self.artifact("classifier"), self.data, self.recipe,
+                            fit=lambda stage, model, data, epochs, val: self._fit(
+                                stage, model, data, epochs, validation_data=val),
+                            generated=self._lad_set, log=log)
+        result = {"methods": {}, "sweep": {}}
+        for i, method in enumerate(cfg.methods):
+            path, info_path = methods_dir / f"{method}.keras", methods_dir / f"{method}.json"
+            if self.resume and path.is_file() and info_path.is_file():
+                log(f"harden {method}: reusing {path.name}")
+                result["methods"][method] = json.loads(info_path.read_text())
+                continue
+            log(f"harden: method {method} ({i + 1}/{len(cfg.methods)})")
+            with self.strategy.scope():
+                model, info = hardener.build(method)
+            info["provider_accuracy"] = accuracy(model, self.data.x_provider, self.data.y_provider)
+            log(f"harden {method}: done in {info['seconds']:.0f} s; provider accuracy "
+                f"{info['provider_accuracy']:.4f}")
+            _save_keras(model, path)
+            _write_json(info_path, info)
+            result["methods"][method] = info
+        for eps in cfg.sweep_eps:  # Fig. 7: one model per eps ("Large Adv." sets)
+            path = methods_dir / f"lad-eps-{eps:g}.keras"
+            if self.resume and path.is_file():
+                continue
+            result["sweep"][f"{eps:g}"] = self._sweep_model(float(eps), path)
+        first = methods_dir / f"{cfg.methods[0]}.keras"
+        self.hardened = keras.models.load_model(first)
+        _save_keras(self.hardened, self.artifact("harden"))
+        main = result["methods"].get(cfg.methods[0], {})
+        result["exported_method"] = cfg.methods[0]
+        result["generated_examples"] = main.get("examples", 0)
+        result["history"] = main.get("history", {})
+        return result
+
+    def _sweep_model(self, eps: float, path: Path) -> dict:
+        cfg = self.recipe.hardening
+        made = self._generate(cfg.sweep_per_class, [eps], f"FT-{eps:g} set")
+        x_adv, y_adv = made.training_set(cfg.only_inconsistent)
+        start = time.perf_counter()
         with self.strategy.scope():
             classifier = keras.models.load_model(self.artifact("classifier"))
             model = LADHardening(classifier, alpha=cfg.alpha)
-            optimizer = (keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
-                         if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate))
-            model.compile(optimizer=optimizer)
-        try:
-            data = hardening_dataset(self.data.x_train, self.data.y_train, x_adv, y_adv,
-                                     cfg.batch_size, seed=self.recipe.data.seed)
-        except ValueError as exc:
-            raise LadError(str(exc)) from None
-        log(f"harden: fine-tuning on {len(x_adv)} generated + clean pairs, alpha {cfg.alpha}")
-        history = self._fit("harden", model, data, cfg.epochs,
-                            validation_data=self.data.dataset("provider", 500))
-        _save_keras(classifier, self.artifact("harden"))
-        self.hardened = classifier
-        return {"generated_examples": int(len(x_adv)),
-                "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
+            model.compile(optimizer=keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
+                          if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate))
+        data = hardening_dataset(self.data.x_train, self.data.y_train, x_adv, y_adv,
+                                 cfg.batch_size, seed=self.recipe.data.seed)
+        log(f"harden FT-{eps:g}: fine-tuning on {len(x_adv)} examples at eps {eps:g} only")
+        self._fit(f"harden-eps-{eps:g}", model, data, cfg.epochs)
+        _save_keras(classifier, path)
+        return {"examples": int(len(x_adv)), "seconds": time.perf_counter() - start}
 
     def load_harden(self):
         self.hardened = keras.models.load_model(self.artifact("harden"))
 
     # -- 6. evaluation -----------------------------------------------------------------
     def stage_evaluate(self) -> dict:
-        cfg = self.recipe.evaluation
-        result = {}
-        for name in ("original", "hardened"):
-            model = keras.models.load_model(
-                self.artifact("classifier" if name == "original" else "harden"))
-            log(f"evaluate: {name} model")
-            result[name] = evaluate_model(model, self.data.x_test, self.data.y_test, cfg, log=log)
-        _write_json(self.artifact("evaluate"), result)
-        return result
+        evaluation = RunEvaluation(self.run_dir, self.recipe, self.data,
+                                   summaries=self.summaries, log=log)
+        return evaluation.run()
 
     # -- 7. export ---------------------------------------------------------------------
     def stage_export(self) -> dict:
@@ -401,7 +463,7 @@ class Pipeline:
             "dataset": self.data.summary(),
             "method": "LAD (Latent Adversarial Defence), Eq. 4 fine-tuning",
             "recipe": self.recipe.to_dict(),
-            "evaluation": self.metrics.get("evaluate"),
+            "evaluation": card_evaluation(self.metrics.get("evaluate")),
             "run_dir": str(self.run_dir),
         }
         path = export_model(self.hardened, self.export_base, self.recipe.export.name, metadata)

@@ -33,10 +33,14 @@ def write_report(run_dir: Path, recipe, data_summary: dict, metrics: dict, total
 
 
 def render_markdown(report: dict, recipe) -> str:
+    from lad_tf.evaluate import render_tables
+
     st = report["stages"]
     ev = st.get("evaluate", {})
-    orig, hard = ev.get("original", {}), ev.get("hardened", {})
     gen = st.get("generate", {})
+    seconds = {m: info["seconds"] for m, info in st.get("harden", {}).get("methods", {}).items()}
+    robustness = (render_tables(ev, seconds) if "models" in ev else
+                  "Not evaluated in this run: `python -m lad_tf.evaluate RUN_DIR`.")
     lines = [
         f"# LAD run report: {recipe.name}",
         "",
@@ -46,20 +50,9 @@ def render_markdown(report: dict, recipe) -> str:
         f"total wall time {report['wall_seconds_total']:.0f} s on "
         f"{report['machine']['cpus']} CPUs ({report['machine']['platform']}).",
         "",
-        "## Robustness (white box, attacks crafted against each model)",
+        "## Robustness",
         "",
-        f"Attacks use a balanced subset of {orig.get('attack_examples', 'n/a')} test images; "
-        f"clean accuracy uses all {orig.get('test_examples', 'n/a')} test images. "
-        "No generated example comes from the test set.",
-        "",
-        "| | original | LAD-hardened |",
-        "|---|---|---|",
-        f"| clean test accuracy | {_pct(orig.get('clean_accuracy'))} | {_pct(hard.get('clean_accuracy'))} |",
-        f"| FGSM (L-inf eps {recipe.evaluation.fgsm_eps}) | {_pct(orig.get('fgsm_accuracy'))} | "
-        f"{_pct(hard.get('fgsm_accuracy'))} |",
-        f"| PGD-{recipe.evaluation.pgd_iterations} (eps {recipe.evaluation.pgd_eps}, step "
-        f"{recipe.evaluation.pgd_step}, random start) | {_pct(orig.get('pgd_accuracy'))} | "
-        f"{_pct(hard.get('pgd_accuracy'))} |",
+        robustness,
         "",
         "## Stages",
         "",
@@ -82,7 +75,9 @@ def render_markdown(report: dict, recipe) -> str:
     if "harden" in st:
         lines.append(f"- Hardening (Eq. 4, alpha {recipe.hardening.alpha}): "
                      f"{st['harden']['generated_examples']} generated examples at eps "
-                     f"{list(recipe.hardening.eps)} ({gen.get('eps_unit', '')} units).")
+                     f"{list(recipe.hardening.eps)} ({gen.get('eps_unit', '')} units); methods "
+                     f"built: {', '.join(st['harden'].get('methods', {}))}; exported: "
+                     f"{st['harden'].get('exported_method', 'lad')}.")
     if "path" in st.get("export", {}):
         lines.append(f"- Export: `{st['export']['path']}` (signature serving_default).")
     if gen:
@@ -94,8 +89,9 @@ def render_markdown(report: dict, recipe) -> str:
             lines.append(f"| {row['eps']:g} | {row['examples']} | {_pct(row['attack_success'])} | "
                          f"{_pct(row['targeted_success'])} | {_pct(row['latent_success'])} | "
                          f"{_pct(row['inconsistency'])} |")
-        lines += ["", "eps 0 is the plain reconstruction G(phi(x)). Figures: "
-                  "`figures/reconstructions.png`, `figures/boundary_crossing.png`."]
+        lines += ["", "eps 0 is the plain reconstruction G(phi(x)). Figures (`figures/`): "
+                  "fig3_reconstructions, fig4_examples, fig5_pair_success, fig6_transitions, "
+                  "fig7_accuracy_vs_eps (PNG; the same images in TensorBoard)."]
     lines += ["", "## Wall time per stage", "", "| stage | seconds |", "|---|---|"]
     for name, m in st.items():
         if "seconds" in m and isinstance(m["seconds"], (int, float)):

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import pytest
+from _tiny import LAD_ONLY_FAST_EVALUATION
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -115,7 +116,8 @@ def test_harden_cli_with_two_workers(tmp_path):
             "--set", "svm.epochs=2", "--set", "svm.per_class=9", "--set",
             "generation.per_class=2", "--set", "generation.eps_sweep=[1.0]", "--set",
             "hardening.per_class=2", "--set", "hardening.epochs=1", "--set",
-            "evaluation.per_class=2", "--set", "evaluation.pgd_iterations=3"]
+            "evaluation.per_class=2", "--set", "evaluation.pgd_iterations=3",
+            *LAD_ONLY_FAST_EVALUATION]
     run_dir = tmp_path / "run"
     procs = []
     for index in range(2):

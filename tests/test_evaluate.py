@@ -46,3 +46,68 @@ def test_attacks_stay_in_budget_and_range(trained_lenet, subset):
         x_adv = np.asarray(x_adv)
         assert np.abs(x_adv - x[:10]).max() <= 0.1 + 1e-6
         assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+
+
+def test_targeted_subset_pairs_every_image_with_every_other_class():
+    from lad_tf.sampling import targeted_subset
+
+    labels = np.repeat(np.arange(10), 7)
+    idx, target = targeted_subset(labels, 5, 10, seed=0)
+    assert len(idx) == 5 * 10 * 9
+    assert not np.any(labels[idx] == target)
+    for image in np.unique(idx):  # each image once per other class
+        assert sorted(target[idx == image]) == sorted(set(range(10)) - {labels[image]})
+    idx2, target2 = targeted_subset(np.array([0, 1, 1, 0]), 2, 2)
+    assert (target2 == 1 - np.array([0, 1, 1, 0])[idx2]).all()
+
+
+def test_registries_match_the_names_a_recipe_may_use():
+    from lad_tf.attacks import ATTACKS
+    from lad_tf.baselines import METHODS
+    from lad_tf.config import ATTACK_NAMES, METHOD_NAMES
+
+    assert tuple(ATTACKS) == ATTACK_NAMES
+    assert tuple(METHODS) == METHOD_NAMES
+
+
+def test_blackbox_cnn_is_another_architecture_than_lenet():
+    import keras
+
+    from lad_tf.models import build_classifier
+
+    lenet, blackbox = build_classifier("lenet"), build_classifier("blackbox_cnn")
+    kinds = lambda model: [type(layer).__name__ for layer in model.layers]  # noqa: E731
+    assert type(blackbox).__name__ != type(lenet).__name__
+    assert "MaxPooling2D" in kinds(lenet) and "MaxPooling2D" not in kinds(blackbox)
+    assert kinds(blackbox).count("Conv2D") == 3 and kinds(lenet).count("Conv2D") == 2
+    assert blackbox.count_params() != lenet.count_params()
+    assert blackbox.latent_dim != lenet.latent_dim
+    # It takes the digits / MNIST images and any other size ('same' padding).
+    assert blackbox(keras.ops.zeros((2, 28, 28, 1))).shape == (2, 10)
+    other = build_classifier("blackbox_cnn", image_shape=(32, 32, 3), num_classes=1)
+    assert other(keras.ops.zeros((1, 32, 32, 3))).shape == (1, 1)
+
+
+def test_diversity_stats_on_known_distances():
+    from lad_tf.evaluate import diversity_stats
+
+    source = np.zeros((2, 2, 1), "float32")
+    groups = [np.stack([np.full((2, 2, 1), v, "float32") for v in (0.0, 0.5, 1.0)])]
+    stats = diversity_stats(groups, [[0, 1, 1]], [source], [(0, 1), (0, 1), (0, 2)])
+    # per-pixel gaps 0.5, 1, 0.5 over 4 pixels -> L2 1, 2, 1
+    assert stats["mean_pairwise_l2"] == pytest.approx(4 / 3)
+    assert stats["mean_l2_to_source"] == pytest.approx((0 + 1 + 2) / 3)
+    assert stats["distinct_labels_per_source"] == 2
+    assert stats["distinct_label_paths"] == 2 and stats["label_paths"] == 3
+    assert "distinct_label_paths" not in diversity_stats(groups, [[0, 1, 1]], [source], None)
+
+
+def test_undefended_lenet_falls_to_every_gradient_attack(trained_lenet, subset):
+    """Issue 3 check 3 for the whole white-box suite: an evaluation that cannot
+    break an undefended model is broken."""
+    from lad_tf.attacks import craft
+
+    x, y = subset
+    for name in ("pgd", "bim", "mim"):
+        x_adv = craft(name, trained_lenet, x, y=y, nb_iter=40, eps_iter=0.01)
+        assert accuracy(trained_lenet, x_adv, y) < 0.05, name

@@ -8,13 +8,14 @@ import subprocess
 import sys
 
 import pytest
+from _tiny import LAD_ONLY_FAST_EVALUATION
 
 SETTINGS = [
     "--dataset", "digits", "--set", "classifier.epochs=2", "--set", "generator.epochs=6",
     "--set", "svm.epochs=3", "--set", "svm.per_class=9", "--set", "generation.per_class=2",
     "--set", "generation.eps_sweep=[1.0]", "--set", "hardening.per_class=3",
     "--set", "hardening.epochs=1", "--set", "evaluation.per_class=3",
-    "--set", "evaluation.pgd_iterations=5",
+    "--set", "evaluation.pgd_iterations=5", *LAD_ONLY_FAST_EVALUATION,
 ]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 

@@ -8,6 +8,7 @@ import inspect
 import keras
 
 from lad_tf.errors import LadError
+from lad_tf.models.blackbox_cnn import BlackBoxCNN
 from lad_tf.models.celeba_generator import CelebAGenerator
 from lad_tf.models.celeba_net import CelebANet
 from lad_tf.models.classifier import LatentClassifier
@@ -18,7 +19,8 @@ from lad_tf.models.svhn_generator import SvhnGenerator
 from lad_tf.models.svhn_net import SvhnNet
 from lad_tf.models.vgg_net import VGGNet
 
-CLASSIFIERS = {"lenet": LeNet, "svhn_net": SvhnNet, "celeba_net": CelebANet}
+CLASSIFIERS = {"lenet": LeNet, "svhn_net": SvhnNet, "celeba_net": CelebANet,
+               "blackbox_cnn": BlackBoxCNN}
 GENERATORS = {"mnist_generator": MnistGenerator, "svhn_generator": SvhnGenerator,
               "celeba_generator": CelebAGenerator}
 
@@ -76,6 +78,7 @@ def build_generator(name, image_shape=None, **kwargs):
 
 
 __all__ = [
+    "BlackBoxCNN",
     "CLASSIFIERS",
     "GENERATORS",
     "CelebAGenerator",

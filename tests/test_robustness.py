@@ -1,0 +1,186 @@
+"""Issue 3 end to end on the embedded digits data: every defence of
+`harden --method`, every attack, the black-box transfer, the Fig. 7 models,
+the diversity measure, the figures, and `python -m lad_tf.evaluate`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lad_tf.baselines import METHODS
+from lad_tf.config import ATTACK_NAMES
+
+ALL_METHODS = ",".join(METHODS)
+SMALL = [
+    "--set", "classifier.epochs=3", "--set", "generator.epochs=4", "--set", "svm.epochs=3",
+    "--set", "svm.per_class=9", "--set", "generation.per_class=2",
+    "--set", "generation.eps_sweep=[1.0,3.0]", "--set", "hardening.per_class=3",
+    "--set", "hardening.epochs=1", "--set", "hardening.sweep_eps=[1.0,3.0]",
+    "--set", "hardening.sweep_per_class=2",
+    "--set", "baselines.per_class=5", "--set", "baselines.targeted_per_class=1",
+    "--set", 'baselines.attack_params={"cw": {"max_iter": 3, "binary_search_steps": 1}}',
+    "--set", "baselines.pgd_at_epochs=1", "--set", "baselines.pgd_at_steps_per_epoch=3",
+    "--set", "evaluation.per_class=3", "--set", "evaluation.pgd_iterations=5",
+    "--set", "evaluation.targeted_per_class=1", "--set", "evaluation.cw_per_class=1",
+    "--set", "evaluation.attacks=" + json.dumps(list(ATTACK_NAMES)),
+    "--set", 'evaluation.transfer_attacks=["fgsm","pgd","jsma","cw"]',
+    "--set", 'evaluation.reduced_methods=["pgd-ft","jsma-ft","cw-ft"]',
+    "--set", 'evaluation.attack_params={"cw": {"max_iter": 3, "binary_search_steps": 1}, '
+             '"apgd": {"max_iter": 5}, "square": {"max_iter": 10}}',
+    "--set", "evaluation.blackbox_epochs=2", "--set", "evaluation.lad_per_class=1",
+    "--set", "evaluation.diversity_per_class=1",
+]
+
+
+def run_module(module, *args, cwd):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def methods_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("methods")
+    run_dir = cwd / "run"
+    result = run_module("lad_tf.harden", "--dataset", "digits", "--run-dir", str(run_dir),
+                        "--export-base", str(cwd / "serving"), "--method", ALL_METHODS, *SMALL,
+                        cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, run_dir, json.loads((run_dir / "evaluation.json").read_text())
+
+
+def test_every_method_is_built_and_timed(methods_run):
+    _, run_dir, _ = methods_run
+    harden = json.loads((run_dir / "metrics" / "harden.json").read_text())
+    assert list(harden["methods"]) == list(METHODS)
+    for name, info in harden["methods"].items():
+        assert (run_dir / "methods" / f"{name}.keras").is_file()
+        assert info["seconds"] > 0 and info["examples"] > 0, name
+    assert set(harden["sweep"]) == {"1", "3"}
+    assert harden["exported_method"] == "lad"
+
+
+def test_every_attack_scores_every_full_model(methods_run):
+    _, _, evaluation = methods_run
+    models = evaluation["models"]
+    assert list(models) == ["original", *METHODS]
+    for name, row in models.items():
+        attacks = ("fgsm", "pgd") if name in ("pgd-ft", "jsma-ft", "cw-ft") else ATTACK_NAMES
+        for attack in attacks:
+            assert 0.0 <= row[f"{attack}_accuracy"] <= 1.0, (name, attack)
+        for attack in ("fgsm", "pgd", "jsma", "cw"):
+            assert 0.0 <= row[f"transfer_{attack}_accuracy"] <= 1.0, (name, attack)
+        assert set(row["lad_accuracy"]) == {"1", "3"}
+    original = models["original"]
+    assert original["details"]["pgd"]["examples"] == 30  # 3 per class
+    assert original["details"]["jsma"]["examples"] == 90  # 1 per class x 9 targets
+    assert 0.0 <= original["jsma_target_success"] <= 1.0
+    assert evaluation["hardened"] == models["lad"]
+
+
+def test_blackbox_cnn_is_trained_and_attacked(methods_run):
+    _, run_dir, evaluation = methods_run
+    bb = evaluation["blackbox"]
+    assert bb["model"] == "blackbox_cnn" and bb["clean_accuracy"] > 0.3
+    for attack in ("fgsm", "pgd", "jsma", "cw"):
+        assert (run_dir / "evaluation" / f"transfer-{attack}.npz").is_file()
+
+
+def test_report_has_one_table_for_every_method(methods_run):
+    _, run_dir, _ = methods_run
+    report = (run_dir / "report.md").read_text()
+    header = next(line for line in report.splitlines() if line.startswith("| | original"))
+    for method in METHODS.values():
+        assert method.title in header
+    for row in ("| clean |", "| hardening wall time |", "transfer FGSM", "JSMA (targeted)",
+                "| cw target reached |", "Square", "APGD", "BIM-5", "MIM-5",
+                "### Diversity", "### Fine-tuned at one eps"):
+        assert row in report, row
+
+
+def test_diversity_counts_examples_per_source(methods_run):
+    _, _, evaluation = methods_run
+    div = evaluation["diversity"]
+    assert div["sources"] == 10
+    assert div["LAD"]["examples_per_source"] == 9 * 2  # 9 targets x 2 eps
+    assert div["FGSM"]["examples_per_source"] == 6
+    assert div["JSMA"]["examples_per_source"] == 9
+    for method in ("LAD", "FGSM", "JSMA"):
+        assert div[method]["mean_pairwise_l2"] > 0
+        assert 1 <= div[method]["distinct_labels_per_source"] <= 10
+
+
+def test_figures_are_written(methods_run):
+    import tensorflow as tf
+
+    _, run_dir, _ = methods_run
+    tags = ("fig3_reconstructions", "fig4_examples", "fig5_pair_success", "fig6_transitions",
+            "fig7_accuracy_vs_eps")
+    for tag in tags:
+        assert (run_dir / "figures" / f"{tag}.png").stat().st_size > 5000, tag
+    found = set()
+    for path in (run_dir / "tensorboard" / "lad").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            found.update(v.tag for v in event.summary.value)
+    assert set(tags) <= found
+
+
+def test_evaluate_command_quick_keeps_the_full_results(methods_run):
+    cwd, run_dir, _ = methods_run
+    before = (run_dir / "evaluation.json").read_bytes()
+    result = run_module("lad_tf.evaluate", str(run_dir), "--quick", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    quick = json.loads((run_dir / "evaluation-quick.json").read_text())
+    assert quick["quick"] and quick["models"]["original"]["details"]["pgd"]["examples"] == 30
+    assert "| hardening wall time |" in (run_dir / "robustness-quick.md").read_text()
+    assert (run_dir / "evaluation.json").read_bytes() == before
+    # A second run reuses every cached result.
+    again = run_module("lad_tf.evaluate", str(run_dir), "--quick", cwd=cwd)
+    assert again.returncode == 0
+    assert "training the black-box" not in again.stderr
+    assert "evaluate: LAD examples from" not in again.stderr
+    assert json.loads((run_dir / "evaluation-quick.json").read_text())["models"] == quick["models"]
+
+
+def test_hardening_examples_never_come_from_the_test_split(methods_run):
+    """The LAD set's sources index the provider split; none of those images is
+    one the evaluation attacks."""
+    from lad_tf.boundary import GeneratedSet
+    from lad_tf.data import load_dataset
+    from lad_tf.sampling import balanced_subset
+
+    _, run_dir, _ = methods_run
+    recipe = json.loads((run_dir / "recipe.json").read_text())
+    data = load_dataset("digits", provider_fraction=recipe["data"]["provider_fraction"],
+                        seed=recipe["data"]["seed"])
+    made = GeneratedSet.load(run_dir / "generated.npz")
+    sources = data.x_provider[np.unique(made.source_index)].reshape(-1, 28 * 28)
+    attacked = data.x_test[balanced_subset(data.y_test, 3, 0)].reshape(-1, 28 * 28)
+    assert not (sources[:, None, :] == attacked[None, :, :]).all(axis=2).any()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["/nonexistent/run"], "not a run directory"),
+])
+def test_evaluate_rejects_a_folder_that_is_not_a_run(tmp_path, args, needle):
+    result = run_module("lad_tf.evaluate", *args, cwd=tmp_path)
+    assert result.returncode == 2 and needle in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_only_accepts_evaluation_overrides(methods_run):
+    cwd, run_dir, _ = methods_run
+    result = run_module("lad_tf.evaluate", str(run_dir), "--quick", "--set",
+                        "hardening.alpha=0.1", cwd=cwd)
+    assert result.returncode == 2 and "only change evaluation settings" in result.stderr
+    result = run_module("lad_tf.evaluate", str(run_dir), "--quick", "--set",
+                        'evaluation.attacks=["deepfool"]', cwd=cwd)
+    assert result.returncode == 2 and "unknown attacks ['deepfool']" in result.stderr
+
+
+def test_harden_rejects_an_unknown_method(tmp_path):
+    result = run_module("lad_tf.harden", "--method", "lad,trades", cwd=tmp_path)
+    assert result.returncode == 2 and "hardening.methods" in result.stderr
+    assert "trades" in result.stderr and not (tmp_path / "runs").exists()
