@@ -399,7 +399,7 @@ class RunEvaluation:
         return {e: (made.images[i].reshape(-1, *made.images.shape[3:]), made.source[i].reshape(-1))
                 for i, e in enumerate(eps)}
 
-    def sweep_models(self, lad_sets) -> dict:
+    def sweep_models(self, lad_sets, transfer) -> dict:
         """Clean and LAD-example accuracy of the models fine-tuned at one eps each."""
         out = {}
         for eps in self.recipe.hardening.sweep_eps:
@@ -412,6 +412,11 @@ class RunEvaluation:
                 model, self.data.x_test, self.data.y_test))}
             if eps in lad_sets:
                 row["lad_accuracy"] = cache.get(f"lad:{eps:g}", lambda: accuracy(model, *lad_sets[eps]))
+            for attack, crafted in transfer.items():  # Table III's FT-eps column
+                sample = crafted["sample"]
+                row[f"transfer_{attack}_accuracy"] = cache.get(
+                    f"transfer:{attack}", lambda crafted=crafted, sample=sample: score_examples(
+                        model, crafted["x"], self.data.y_test[sample.index], sample.target))["accuracy"]
             out[f"{eps:g}"] = row
             self.log(f"  FT-{eps:g} (one eps): clean {row['clean_accuracy']:.4f}"
                      + (f", LAD examples {row['lad_accuracy']:.4f}" if "lad_accuracy" in row else ""))
@@ -527,7 +532,7 @@ class RunEvaluation:
         lad_sets = self.lad_test_sets(pieces)
         result["models"] = {name: self.evaluate_model(name, path, transfer, lad_sets)
                             for name, path in files.items()}
-        result["sweep_models"] = self.sweep_models(lad_sets)
+        result["sweep_models"] = self.sweep_models(lad_sets, transfer)
         result["diversity"] = self.diversity(pieces)
         if self.summaries is not None and lad_sets:
             self._accuracy_figure(result)
@@ -553,11 +558,11 @@ class RunEvaluation:
             sweep = result["sweep_models"]
             have = [e for e in eps if f"{e:g}" in sweep]
             if have == eps:
-                curves["clean test: FT-eps (one model per eps)"] = [
+                curves["clean test: FT-eps, one model per eps (Large Adv.)"] = [
                     sweep[f"{e:g}"]["clean_accuracy"] for e in eps]
-                curves["LAD test examples: FT-eps"] = [sweep[f"{e:g}"].get("lad_accuracy", np.nan)
+                curves["LAD test examples: FT-eps (Large Adv.)"] = [sweep[f"{e:g}"].get("lad_accuracy", np.nan)
                                                        for e in eps]
-        for name, label in (("original", "original"), ("lad", "LAD (mixed eps)")):
+        for name, label in (("original", "original"), ("lad", "LAD, mixed eps (Small Adv.)")):
             if name in models and "lad_accuracy" in models[name]:
                 curves[f"clean test: {label}"] = [models[name]["clean_accuracy"]] * len(eps)
                 curves[f"LAD test examples: {label}"] = [models[name]["lad_accuracy"][f"{e:g}"]
@@ -599,8 +604,9 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
-def render_tables(result: dict, method_seconds: dict | None = None) -> str:
-    """Markdown tables of an evaluation result: methods x attacks, transfer, diversity."""
+def render_tables(result: dict, method_seconds: dict | None = None, dataset: str = "") -> str:
+    """Markdown tables of an evaluation result: methods x attacks, transfer,
+    diversity, and for MNIST the paper's Tables II-IV beside this run's."""
     from lad_tf.baselines import METHODS
 
     models = result["models"]
@@ -669,7 +675,12 @@ def render_tables(result: dict, method_seconds: dict | None = None) -> str:
         lines += ["", f"LAD: every target at eps {div['eps']}; FGSM: eps {div['fgsm_eps']}; "
                       "JSMA: every other class as target. A label path is the sequence of "
                       "predicted labels along eps for one image (and target)."]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if dataset == "mnist" and "original" in models:
+        from lad_tf.paper import mnist_tables
+
+        text += "\n" + mnist_tables(result)
+    return text
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -715,7 +726,7 @@ def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=()) -> dict:
     seconds = method_seconds(run_dir)
     name = "robustness-quick.md" if quick else "robustness.md"
     (run_dir / name).write_text(f"# Robustness of {run_dir.name}\n\n"
-                                + render_tables(result, seconds))
+                                + render_tables(result, seconds, recipe.data.dataset))
     log(f"evaluation: {run_dir / name} ({result['seconds']:.0f} s)")
     return result
 

@@ -39,7 +39,7 @@ def render_markdown(report: dict, recipe) -> str:
     ev = st.get("evaluate", {})
     gen = st.get("generate", {})
     seconds = {m: info["seconds"] for m, info in st.get("harden", {}).get("methods", {}).items()}
-    robustness = (render_tables(ev, seconds) if "models" in ev else
+    robustness = (render_tables(ev, seconds, report["dataset"].get("name", "")) if "models" in ev else
                   "Not evaluated in this run: `python -m lad_tf.evaluate RUN_DIR`.")
     lines = [
         f"# LAD run report: {recipe.name}",

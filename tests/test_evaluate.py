@@ -111,3 +111,19 @@ def test_undefended_lenet_falls_to_every_gradient_attack(trained_lenet, subset):
     for name in ("pgd", "bim", "mim"):
         x_adv = craft(name, trained_lenet, x, y=y, nb_iter=40, eps_iter=0.01)
         assert accuracy(trained_lenet, x_adv, y) < 0.05, name
+
+
+def test_mnist_tables_put_paper_and_run_side_by_side():
+    from lad_tf.paper import mnist_tables
+
+    row = {"clean_accuracy": 0.99, "fgsm_accuracy": 0.5, "pgd_accuracy": 0.25, "jsma_accuracy": 0.125,
+           "cw_accuracy": 0.0625, **{f"transfer_{a}_accuracy": 0.75 for a in ("fgsm", "pgd", "jsma", "cw")}}
+    result = {"models": {"original": row, "lad": {**row, "fgsm_accuracy": 0.6}, "pgd-at": row},
+              "attack_titles": {"fgsm": "FGSM (eps 0.3)"},
+              "sweep_models": {"0.5": {"transfer_fgsm_accuracy": 0.8}, "2": {}}}
+    text = mnist_tables(result)
+    assert "| FGSM (eps 0.3) | 1.77% | 50.00% | 21.67% | 60.00% | 50.00% |" in text
+    assert "ours: FT-0.5" in text and "| 41.71% | 75.00% | 49.60% | 80.00% |" in text
+    assert "| GA | 99.82% | not built |" in text
+    assert "| GA-FT | 97.23% | not built |" in text
+    assert "| JSMA-FT | 95.71% | not run |" in text
