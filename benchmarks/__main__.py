@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     if "pipeline" not in args.skip:
         print("whole pipeline ...", flush=True)
         out["pipeline"] = pipeline_cost.measure("digits" if q else "mnist",
+                                                extra_args=pipeline_cost.LAD_ONLY,
                                                 keep_dir=args.pipeline_run_dir)
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     path = Path(args.out or f"benchmarks/results{'-quick' if q else ''}.json")
