@@ -33,12 +33,12 @@ def write_report(run_dir: Path, recipe, data_summary: dict, metrics: dict, total
 
 
 def render_markdown(report: dict, recipe) -> str:
-    from lad_tf.evaluate import render_tables
+    from lad_tf.evaluate import render_tables, seconds_from_metrics
 
     st = report["stages"]
     ev = st.get("evaluate", {})
     gen = st.get("generate", {})
-    seconds = {m: info["seconds"] for m, info in st.get("harden", {}).get("methods", {}).items()}
+    seconds = seconds_from_metrics(st)
     robustness = (render_tables(ev, seconds, report["dataset"].get("name", "")) if "models" in ev else
                   "Not evaluated in this run: `python -m lad_tf.evaluate RUN_DIR`.")
     lines = [

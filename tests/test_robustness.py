@@ -96,7 +96,8 @@ def test_report_has_one_table_for_every_method(methods_run):
         assert method.title in header
     for row in ("| clean |", "| hardening wall time |", "transfer FGSM", "JSMA (targeted)",
                 "| cw target reached |", "Square", "APGD", "BIM-5", "MIM-5",
-                "### Diversity", "### Fine-tuned at one eps"):
+                "### Diversity", "### Fine-tuned at one eps", "GA (Song et al. 2018)",
+                "LAD and LAD+PGD also need the generator"):
         assert row in report, row
 
 

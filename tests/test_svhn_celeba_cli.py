@@ -9,6 +9,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from _tiny import LAD_ONLY_FAST_EVALUATION
 
 import lad_tf.models  # noqa: F401  (registers the classes for load_model)
 from test_svhn_celeba_data import small_celeba, write_mat
@@ -32,6 +33,7 @@ TINY_MODELS = [
     "--set", "classifier.epochs=1", "--set", "generator.epochs=1",
     "--set", "svm.epochs=2", "--set", "hardening.epochs=1",
     "--set", "evaluation.pgd_iterations=3", "--set", "data.use_tfds=true",
+    *LAD_ONLY_FAST_EVALUATION,
 ]
 
 
@@ -71,7 +73,13 @@ def celeba_run(tmp_path_factory):
     result = run(["--dataset", "celeba", "--run-dir", str(cwd / "run"), "--export-base",
                   str(cwd / "serving"), *TINY_MODELS, "--set", "data.image_size=32",
                   "--set", "svm.per_class=5", "--set", "generation.per_class=2",
-                  "--set", "hardening.per_class=3", "--set", "evaluation.per_class=3"],
+                  "--set", "hardening.per_class=3", "--set", "evaluation.per_class=3",
+                  # the binary (one-logit) path through ART and the black-box CNN
+                  "--set", 'evaluation.attacks=["fgsm","pgd","jsma","cw","square"]',
+                  "--set", "evaluation.targeted_per_class=2", "--set", "evaluation.blackbox_epochs=1",
+                  "--set", 'evaluation.transfer_attacks=["fgsm","jsma"]',
+                  "--set", 'evaluation.attack_params={"cw": {"max_iter": 3, "binary_search_steps": 1}, '
+                           '"square": {"max_iter": 5}}'],
                  cwd, mock_examples=80, env={"TFDS_DATA_DIR": str(cwd / "no-tfds")})
     assert result.returncode == 0, result.stderr[-3000:]
     return cwd, json.loads((cwd / "run" / "report.json").read_text())
@@ -117,7 +125,13 @@ def test_celeba_end_to_end_through_tfds(celeba_run):
     classifier = keras.models.load_model(cwd / "run" / "hardened.keras")
     assert type(classifier).__name__ == "CelebANet" and classifier.num_classes == 1
     assert classifier.image_shape == (32, 32, 3)
-    assert report["stages"]["evaluate"]["original"]["attack_examples"] == 6
+    original = report["stages"]["evaluate"]["original"]
+    assert original["attack_examples"] == 6
+    # Targeted attacks on a one-logit model: each image pushed to the other class.
+    assert original["details"]["jsma"]["examples"] == 4
+    for key in ("jsma_accuracy", "cw_accuracy", "square_accuracy", "transfer_fgsm_accuracy",
+                "transfer_jsma_accuracy"):
+        assert 0.0 <= original[key] <= 1.0, key
     check_common(cwd, report, "celeba_net_lad")
 
 
