@@ -626,12 +626,15 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
         "|---|" + "---|" * len(names),
         "| clean | " + " | ".join(_pct(models[n]["clean_accuracy"]) for n in names) + " |",
     ]
+    def cell(n, key):  # methods in evaluation.reduced_methods skip most attacks
+        return _pct(models[n][key]) if key in models[n] else "not run"
+
     for a in s["attacks"]:
-        lines.append(f"| {titles[a]} | " + " | ".join(_pct(models[n].get(f"{a}_accuracy"))
-                                                     for n in names) + " |")
+        lines.append(f"| {titles[a]} | " + " | ".join(cell(n, f"{a}_accuracy") for n in names)
+                     + " |")
         if ATTACKS[a].targeted:
             lines.append(f"| {a} target reached | " + " | ".join(
-                _pct(models[n].get(f"{a}_target_success")) for n in names) + " |")
+                cell(n, f"{a}_target_success") for n in names) + " |")
     for a in s["transfer_attacks"]:
         if f"transfer_{a}_accuracy" in models["original"]:
             lines.append(f"| transfer {titles[a]} from black-box CNN | " + " | ".join(
