@@ -614,13 +614,15 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
     s = result["settings"]
     names = list(models)
     head = ["original" if n == "original" else METHODS[n].title for n in names]
+    targeted = [(a, n) for a, n in result["samples"].items() if a != "untargeted"]
     lines = [
         "### White-box and transfer accuracy, every method",
         "",
         f"Untargeted attacks: {result['samples']['untargeted']} test images "
-        f"({s['per_class']} per class). Targeted attacks: "
-        + ", ".join(f"{a} {n} examples" for a, n in result["samples"].items() if a != "untargeted")
-        + " (images x every other class as target). Clean accuracy: the whole test split.",
+        f"({s['per_class']} per class). "
+        + (("Targeted attacks: " + ", ".join(f"{a} {n} examples" for a, n in targeted)
+            + " (images x every other class as target). ") if targeted else "")
+        + "Clean accuracy: the whole test split.",
         "",
         "| | " + " | ".join(head) + " |",
         "|---|" + "---|" * len(names),
