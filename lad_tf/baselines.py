@@ -24,6 +24,7 @@ import keras
 
 from lad_tf.adversarial_training import LADPGDTraining, PGDAdversarialTraining
 from lad_tf.attacks import ATTACKS, craft
+from lad_tf.attacks.logits import attack_classes
 from lad_tf.config import METHOD_NAMES
 from lad_tf.errors import LadError
 from lad_tf.hardening import LADHardening, hardening_dataset
@@ -48,11 +49,6 @@ METHODS = {m.name: m for m in (
     Method("lad+pgd", "LAD+PGD", "Eq. 4 with PGD-40 examples as the clean term"),
 )}
 assert tuple(METHODS) == METHOD_NAMES, "lad_tf.config.METHOD_NAMES is out of date"
-
-
-def model_outputs(model) -> int:
-    """Classes an attack library sees: 2 for a one-logit binary model."""
-    return 2 if model.num_classes == 1 else model.num_classes
 
 
 class Hardener:
@@ -93,7 +89,7 @@ class Hardener:
         """Examples of `attack` against `model` from the provider split, with true labels."""
         cfg, ev = self.recipe.baselines, self.recipe.evaluation
         x, y = self.data.x_provider, self.data.y_provider
-        k = model_outputs(model)
+        k = attack_classes(model)
         params = self._attack_params(attack)
         if ATTACKS[attack].targeted:
             idx, target = targeted_subset(y, cfg.targeted_per_class, k, self.recipe.data.seed)
@@ -118,6 +114,16 @@ class Hardener:
                   "pgd": {"eps": ev.pgd_eps, "eps_iter": ev.pgd_step, "nb_iter": ev.pgd_iterations},
                   }.get(attack, {})
         return {**params, **self.recipe.baselines.attack_params.get(attack, {})}
+
+    def lad_finetune(self, x_adv, y_adv, stage: str, validation=None):
+        """A fresh copy of the original fine-tuned with Eq. 4 on (x_adv, y_adv)."""
+        hard = self.recipe.hardening
+        model = self.original()
+        wrapper = LADHardening(model, alpha=hard.alpha)
+        wrapper.compile(optimizer=self._optimizer())
+        self.fit(stage, wrapper, self._clean_and(x_adv, y_adv, hard.batch_size), hard.epochs,
+                 validation)
+        return model
 
     def build(self, name: str):
         """Trains method `name`; returns (model, info dict with examples and seconds)."""

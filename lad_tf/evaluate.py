@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.attacks import ATTACKS, craft
+from lad_tf.attacks.logits import attack_classes
 from lad_tf.batching import batched, predict_labels
 from lad_tf.errors import LadError
 from lad_tf.sampling import balanced_subset, targeted_subset
@@ -82,11 +83,6 @@ def attack_accuracy(model, attack, x, y, batch_size: int, progress=None, **kwarg
         if progress:
             progress(min(start + batch_size, len(x)), len(x))
     return correct / max(len(x), 1)
-
-
-def outputs_of(model) -> int:
-    """Classes an attack sees: 2 for a one-logit binary model."""
-    return 2 if model.num_classes == 1 else model.num_classes
 
 
 def attack_params(cfg, name: str) -> dict:
@@ -171,7 +167,7 @@ def perturbation_sizes(x, x_adv) -> dict:
 
 def run_attack(name: str, model, x, y, target, cfg, log, label: str) -> np.ndarray:
     """Crafts `name` examples against `model` with progress output."""
-    k = outputs_of(model)
+    k = attack_classes(model)
     batch = cfg.batch_size if name in ("fgsm", "pgd", "bim", "mim") else min(cfg.batch_size, 128)
     every = max(1, len(x) // (batch * 4))  # about four progress lines per attack
     counter = {"n": 0}
@@ -455,14 +451,14 @@ class RunEvaluation:
                 lad_paths.append(tuple(lad.pred_image[:, p, j].tolist()))
         lad_groups = [np.stack(lad_images[i]) for i in range(len(x))]
         lad_label_groups = [lad_labels[i] for i in range(len(x))]
-        fgsm_imgs = [craft("fgsm", classifier, x, y=y, num_classes=outputs_of(classifier), eps=e)
+        fgsm_imgs = [craft("fgsm", classifier, x, y=y, num_classes=attack_classes(classifier), eps=e)
                      for e in FGSM_SWEEP]
         fgsm_pred = [predict(classifier, xa) for xa in fgsm_imgs]
         fgsm_groups = [np.stack([xa[i] for xa in fgsm_imgs]) for i in range(len(x))]
         fgsm_label_groups = [[int(p[i]) for p in fgsm_pred] for i in range(len(x))]
         fgsm_paths = [tuple(lbl) for lbl in fgsm_label_groups]
-        src_t, tgt = targeted_subset(y, n, outputs_of(classifier), self.cfg.seed)
-        x_jsma = craft("jsma", classifier, x[src_t], target=tgt, num_classes=outputs_of(classifier),
+        src_t, tgt = targeted_subset(y, n, attack_classes(classifier), self.cfg.seed)
+        x_jsma = craft("jsma", classifier, x[src_t], target=tgt, num_classes=attack_classes(classifier),
                        **attack_params(self.cfg, "jsma"))
         jsma_pred = predict(classifier, x_jsma)
         jsma_groups = [x_jsma[src_t == i] for i in range(len(x))]

@@ -24,8 +24,7 @@ from lad_tf.errors import LadError
 from lad_tf.evaluate import RunEvaluation, accuracy
 from lad_tf.export import export_model
 from lad_tf.baselines import Hardener
-from lad_tf.hardening import (LADHardening, classification_accuracy, classification_loss,
-                              hardening_dataset)
+from lad_tf.hardening import classification_accuracy, classification_loss
 from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
 from lad_tf.report import write_report
 
@@ -417,7 +416,7 @@ class Pipeline:
             path = methods_dir / f"lad-eps-{eps:g}.keras"
             if self.resume and path.is_file():
                 continue
-            result["sweep"][f"{eps:g}"] = self._sweep_model(float(eps), path)
+            result["sweep"][f"{eps:g}"] = self._sweep_model(hardener, float(eps), path)
         first = methods_dir / f"{cfg.methods[0]}.keras"
         self.hardened = keras.models.load_model(first)
         _save_keras(self.hardened, self.artifact("harden"))
@@ -427,21 +426,15 @@ class Pipeline:
         result["history"] = main.get("history", {})
         return result
 
-    def _sweep_model(self, eps: float, path: Path) -> dict:
+    def _sweep_model(self, hardener: Hardener, eps: float, path: Path) -> dict:
         cfg = self.recipe.hardening
         made = self._generate(cfg.sweep_per_class, [eps], f"FT-{eps:g} set")
         x_adv, y_adv = made.training_set(cfg.only_inconsistent)
         start = time.perf_counter()
-        with self.strategy.scope():
-            classifier = keras.models.load_model(self.artifact("classifier"))
-            model = LADHardening(classifier, alpha=cfg.alpha)
-            model.compile(optimizer=keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
-                          if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate))
-        data = hardening_dataset(self.data.x_train, self.data.y_train, x_adv, y_adv,
-                                 cfg.batch_size, seed=self.recipe.data.seed)
         log(f"harden FT-{eps:g}: fine-tuning on {len(x_adv)} examples at eps {eps:g} only")
-        self._fit(f"harden-eps-{eps:g}", model, data, cfg.epochs)
-        _save_keras(classifier, path)
+        with self.strategy.scope():
+            model = hardener.lad_finetune(x_adv, y_adv, f"harden-eps-{eps:g}")
+        _save_keras(model, path)
         return {"examples": int(len(x_adv)), "seconds": time.perf_counter() - start}
 
     def load_harden(self):

@@ -26,3 +26,8 @@ def softmax_logits(model):
         return out
 
     return logits
+
+
+def attack_classes(model) -> int:
+    """Classes an attack sees for `model`: its logits, or 2 for one sigmoid logit."""
+    return 2 if model.num_classes == 1 else model.num_classes
