@@ -14,7 +14,7 @@ from lad_tf.batching import predict_labels
 from lad_tf.errors import LadError
 from lad_tf.evaluate import balanced_subset
 
-EPS_ATTACKS = ["fgsm", "pgd", "bim", "mim", "apgd", "square"]
+EPS_ATTACKS = ["fgsm", "pgd", "bim", "mim", "apgd", "square", "apgd_t", "pgd_restarts"]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,8 @@ def accuracy(model, x, y):
 
 
 def test_registry_lists_every_attack_once():
-    assert list(ATTACKS) == ["fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square"]
+    assert list(ATTACKS) == ["fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "apgd_t",
+                             "pgd_restarts"]
     assert sorted(n for n, s in ATTACKS.items() if "eps" in s.defaults) == sorted(EPS_ATTACKS)
     assert {n for n, s in ATTACKS.items() if s.targeted} == {"jsma", "cw"}
     assert {n for n, s in ATTACKS.items() if s.gradient_free} == {"square"}

@@ -17,12 +17,14 @@ from typing import Callable
 import numpy as np
 
 from lad_tf.attacks.apgd import apgd
+from lad_tf.attacks.apgd_t import apgd_t
 from lad_tf.attacks.bim import bim
 from lad_tf.attacks.carlini_wagner import carlini_wagner_l2
 from lad_tf.attacks.fgsm import fgsm
 from lad_tf.attacks.jsma import jsma
 from lad_tf.attacks.mim import mim
 from lad_tf.attacks.pgd import pgd
+from lad_tf.attacks.pgd_restarts import pgd_restarts
 from lad_tf.attacks.square import square
 from lad_tf.errors import LadError
 
@@ -76,6 +78,11 @@ ATTACKS: dict[str, AttackSpec] = {s.name: s for s in [
     _spec("apgd", "APGD-CE-100", apgd, ART, {"eps": 0.3, "max_iter": 100}),
     _spec("square", "Square-100", square, ART, {"eps": 0.3, "max_iter": 100},
           gradient_free=True),
+    # AutoAttack's APGD-T: 100 steps for each of the 9 top-scoring wrong classes.
+    _spec("apgd_t", "APGD-T-100 (DLR, 9 targets)", apgd_t, ART,
+          {"eps": 0.3, "max_iter": 100, "n_target_classes": 9}),
+    _spec("pgd_restarts", "PGD-100 x 5 restarts", pgd_restarts, CLEVERHANS,
+          {"eps": 0.3, "eps_iter": 0.01, "nb_iter": 100, "restarts": 5, "seed": 0}),
 ]}
 
 # Arguments `craft` fills in itself; `targeted` is fixed by the spec, since
@@ -101,7 +108,8 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
     """Adversarial images from the registered attack `name`.
 
     Args:
-        name: a key of `ATTACKS` (fgsm, pgd, bim, mim, jsma, cw, apgd, square).
+        name: a key of `ATTACKS` (fgsm, pgd, bim, mim, jsma, cw, apgd, square,
+            apgd_t, pgd_restarts).
         model: callable images -> logits [B, K], or [B, 1] for a binary
             model with one sigmoid logit.
         x: float32 [N, H, W, C] in [0, 1].
@@ -166,5 +174,5 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
     return x_adv
 
 
-__all__ = ["ATTACKS", "AttackSpec", "accepted_params", "apgd", "bim", "carlini_wagner_l2", "craft",
-           "fgsm", "jsma", "mim", "pgd", "square"]
+__all__ = ["ATTACKS", "AttackSpec", "accepted_params", "apgd", "apgd_t", "bim",
+           "carlini_wagner_l2", "craft", "fgsm", "jsma", "mim", "pgd", "pgd_restarts", "square"]

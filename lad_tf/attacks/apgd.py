@@ -8,7 +8,7 @@ from lad_tf.attacks.art import art_classifier, one_hot
 
 
 def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: int = 100,
-         nb_random_init: int = 1, batch_size: int = 128):
+         nb_random_init: int = 1, eps_step: float | None = None, batch_size: int = 128):
     """Untargeted L-inf APGD with cross-entropy, the core of AutoAttack; the
     step size adapts itself, so only eps is set.
 
@@ -20,6 +20,8 @@ def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: in
         num_classes: K (2 for a one-logit binary model).
         eps: L-inf budget; 0 returns x unchanged.
         max_iter: steps per restart; nb_random_init: restarts.
+        eps_step: the initial step, which APGD halves when progress stalls;
+            None: 2 * eps, AutoAttack's choice.
         batch_size: images per ART batch.
     Returns: float32 [B, H, W, C] in [0, 1].
     """
@@ -32,7 +34,7 @@ def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: in
     eps = float(eps)
     attack = AutoProjectedGradientDescent(
         art_classifier(model, x.shape[1:], num_classes), norm=np.inf, eps=eps,
-        eps_step=2 * eps / max(max_iter, 1), max_iter=max_iter, targeted=False,
-        nb_random_init=nb_random_init, batch_size=batch_size, loss_type="cross_entropy",
-        verbose=False)
+        eps_step=float(2 * eps if eps_step is None else eps_step), max_iter=max_iter,
+        targeted=False, nb_random_init=nb_random_init, batch_size=batch_size,
+        loss_type="cross_entropy", verbose=False)
     return attack.generate(x, y=one_hot(y, num_classes))

@@ -19,7 +19,7 @@ from lad_tf.attacks.logits import softmax_logits
 from lad_tf.errors import LadError
 
 
-def art_classifier(model, input_shape, num_classes: int):
+def art_classifier(model, input_shape, num_classes: int, loss_object=None):
     """Wraps a logits model for ART.
 
     Args:
@@ -27,6 +27,8 @@ def art_classifier(model, input_shape, num_classes: int):
             a single (sigmoid) logit is passed on as [0, l] (`softmax_logits`).
         input_shape: (H, W, C).
         num_classes: K, or 2 for a one-logit binary model.
+        loss_object: the loss ART differentiates, (labels, logits) -> loss;
+            None: from-logits sparse cross-entropy.
 
     Returns:
         an ART `TensorFlowV2Classifier`.
@@ -49,7 +51,8 @@ def art_classifier(model, input_shape, num_classes: int):
     return TensorFlowV2Classifier(
         model=lambda x, training=False: traced(x), nb_classes=num_classes,
         input_shape=tuple(input_shape),
-        loss_object=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss_object=(tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                     if loss_object is None else loss_object),
         clip_values=(0.0, 1.0))
 
 
