@@ -236,7 +236,7 @@ def test_dataset_batches_and_shuffle(digits):
     again = np.concatenate([y.numpy() for _, y in digits.dataset("provider", 64, True, 7)])
     np.testing.assert_array_equal(again, labels)  # same seed, same order
     with pytest.raises(ValueError, match="provider"):
-        digits.dataset("validation", batch_size=8)
+        digits.dataset("holdout", batch_size=8)
 
 
 # ---------------------------------------------------------------------- errors

@@ -5,7 +5,7 @@
     >>> splits.dataset("train", batch_size=128, shuffle=True)  # doctest: +SKIP
 """
 
-from lad_tf.data.registry import LOADERS, available_datasets, load_dataset
+from lad_tf.data.registry import LOADERS, available_datasets, load_dataset, load_recipe_data
 from lad_tf.data.splits import SPLITS, DatasetSplits, RawData, make_splits, stratified_split
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "RawData",
     "available_datasets",
     "load_dataset",
+    "load_recipe_data",
     "make_splits",
     "stratified_split",
 ]

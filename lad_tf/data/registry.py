@@ -46,7 +46,8 @@ def _check_shape(name: str, raw: RawData, image_size: Optional[int],
 def load_dataset(name: str, data_dir: Optional[str] = None, provider_fraction: float = 1 / 6,
                  seed: int = 0, use_tfds: Optional[bool] = None,
                  image_size: Optional[int] = None, channels: Optional[int] = None,
-                 max_images: Optional[int] = None) -> DatasetSplits:
+                 max_images: Optional[int] = None,
+                 validation_fraction: float = 0.0) -> DatasetSplits:
     """Loads a registered dataset and splits it into train / provider / test.
 
     Args:
@@ -65,6 +66,8 @@ def load_dataset(name: str, data_dir: Optional[str] = None, provider_fraction: f
         channels: Image channels the recipe needs (checked); None: any.
         max_images: Read at most this many images (datasets that support
             it, e.g. celeba); None: all.
+        validation_fraction: Fraction of the non-provider training data held
+            out as the validation split (defences select on it); 0: none.
 
     Returns:
         `DatasetSplits` with float32 [N, H, W, C] images in [0, 1], int64 labels.
@@ -85,4 +88,13 @@ def load_dataset(name: str, data_dir: Optional[str] = None, provider_fraction: f
                        f"from the recipe")
     raw = loader(data_dir, use_tfds, **options)
     _check_shape(key, raw, image_size, channels)
-    return make_splits(key, raw, provider_fraction=provider_fraction, seed=seed)
+    return make_splits(key, raw, provider_fraction=provider_fraction, seed=seed,
+                       validation_fraction=validation_fraction)
+
+
+def load_recipe_data(cfg, data_dir: Optional[str] = None) -> DatasetSplits:
+    """`load_dataset` with every setting of a recipe's `data` section (`DataConfig`)."""
+    return load_dataset(cfg.dataset, data_dir=data_dir, provider_fraction=cfg.provider_fraction,
+                        seed=cfg.seed, use_tfds=cfg.use_tfds, image_size=cfg.image_size,
+                        channels=cfg.channels, max_images=cfg.max_images,
+                        validation_fraction=cfg.validation_fraction)

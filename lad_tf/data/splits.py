@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from lad_tf.errors import LadError
 
-SPLITS: tuple[str, ...] = ("train", "provider", "test")
+SPLITS: tuple[str, ...] = ("train", "validation", "provider", "test")
 
 # The test split of sources without an official one is fixed (independent of
 # the provider seed), so reported accuracy always uses the same images.
@@ -71,6 +71,13 @@ class DatasetSplits:
         y_test: int64 [M].
         provider_fraction: Fraction of the training data in the provider part.
         seed: Seed of the provider split.
+        x_validation: float32 [V, H, W, C] in [0, 1]; a held-out part of the
+            training data (disjoint from train, provider and test) on which
+            defences select checkpoints and recipes; empty (V = 0) when the
+            recipe asks for none.
+        y_validation: int64 [V].
+        validation_fraction: Fraction of the non-provider training data in
+            the validation part (0: none).
     """
 
     name: str
@@ -85,8 +92,14 @@ class DatasetSplits:
     y_test: np.ndarray
     provider_fraction: float = 1 / 6
     seed: int = 0
+    x_validation: Optional[np.ndarray] = None
+    y_validation: Optional[np.ndarray] = None
+    validation_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.x_validation is None:  # no validation split: an empty one
+            object.__setattr__(self, "x_validation", self.x_train[:0])
+            object.__setattr__(self, "y_validation", self.y_train[:0])
         for split in SPLITS:
             x, y = self.arrays(split)
             if x.dtype != np.float32 or y.dtype != np.int64:
@@ -100,7 +113,7 @@ class DatasetSplits:
         """Returns (images float32 [N, H, W, C] in [0, 1], labels int64 [N]).
 
         Args:
-            split: One of "train", "provider", "test".
+            split: One of "train", "validation", "provider", "test".
 
         Raises:
             ValueError: `split` is not one of those.
@@ -153,6 +166,7 @@ class DatasetSplits:
                 "image_shape": [int(d) for d in self.image_shape],
                 "num_classes": int(self.num_classes),
                 "provider_fraction": float(self.provider_fraction), "seed": int(self.seed),
+                "validation_fraction": float(self.validation_fraction),
                 "splits": splits}
 
 
@@ -225,7 +239,7 @@ def to_unit_float(images: np.ndarray, where: str) -> np.ndarray:
 
 
 def make_splits(name: str, raw: RawData, provider_fraction: float = 1 / 6,
-                seed: int = 0) -> DatasetSplits:
+                seed: int = 0, validation_fraction: float = 0.0) -> DatasetSplits:
     """Scales `raw` and splits it into train / provider / test.
 
     Args:
@@ -234,6 +248,9 @@ def make_splits(name: str, raw: RawData, provider_fraction: float = 1 / 6,
         provider_fraction: Fraction of the training data held out as the
             provider split, in (0, 1).
         seed: Seed of the provider split.
+        validation_fraction: Fraction in [0, 1) of the remaining training data
+            held out (stratified, seed + 1) as the validation split; 0: none.
+            The provider split does not depend on it.
 
     Returns:
         The `DatasetSplits`.
@@ -262,6 +279,12 @@ def make_splits(name: str, raw: RawData, provider_fraction: float = 1 / 6,
             raise LadError(f"{raw.source}: {part} labels outside 0..{raw.num_classes - 1}; "
                            f"re-create the data or point --data-dir elsewhere")
     train, provider = stratified_split(y_all, provider_fraction, seed)
+    validation = train[:0]
+    if validation_fraction:
+        validation_fraction = check_fraction(validation_fraction, "validation_fraction",
+                                             "--set data.validation_fraction=")
+        keep, held = stratified_split(y_all[train], validation_fraction, seed + 1)
+        train, validation = train[keep], train[held]
     if len(train) == 0 or len(provider) == 0 or len(y_test) == 0:
         raise LadError(f"{name}: provider_fraction={provider_fraction} leaves an empty split "
                        f"of {len(y_all)} training images; pass a --provider-fraction "
@@ -271,4 +294,6 @@ def make_splits(name: str, raw: RawData, provider_fraction: float = 1 / 6,
         num_classes=int(raw.num_classes),
         x_train=x_all[train], y_train=y_all[train],
         x_provider=x_all[provider], y_provider=y_all[provider],
-        x_test=x_test, y_test=y_test, provider_fraction=provider_fraction, seed=int(seed))
+        x_test=x_test, y_test=y_test, provider_fraction=provider_fraction, seed=int(seed),
+        x_validation=x_all[validation], y_validation=y_all[validation],
+        validation_fraction=float(validation_fraction))
