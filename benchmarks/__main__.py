@@ -84,6 +84,9 @@ def render(out: dict) -> str:
             f"| LAD generation / plain step | {r['lad_generation_vs_plain']:.2f} | |",
             f"| PGD-7 / plain, PGD-40 / plain | {r['pgd7_vs_plain']:.1f}, {r['pgd40_vs_plain']:.1f} | |",
         ]
+        lines += [f"| {name} step / plain step (MNIST recipe budget) | {r[f'{name}_vs_plain']:.1f} | |"
+                  for name in ("pgd-at", "trades", "fast-at", "lad+fast", "lad+pgd")
+                  if f"{name}_vs_plain" in r]
     if "generator" in out:
         g = out["generator"]
         lines.append(f"| generator to test MSE {g['target_mse']} | "

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from lad_tf import models  # noqa: F401  (registers the classes)

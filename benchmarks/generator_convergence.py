@@ -27,7 +27,8 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
         train_limit: use only the first N training images (quick mode).
     """
     from lad_tf.config import load_recipe
-    from lad_tf.pipeline import adam_for, dtype_policy
+    from lad_tf.pipeline import adam_for
+    from lad_tf.precision import dtype_policy
 
     cfg = load_recipe("mnist").generator
     keras.utils.set_random_seed(0)

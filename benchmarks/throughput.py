@@ -15,7 +15,7 @@ from lad_tf.boundary import perturb_latents
 from lad_tf.export import export_model
 from lad_tf.config import load_recipe
 from lad_tf.models import build_classifier, build_generator
-from lad_tf.pipeline import dtype_policy
+from lad_tf.precision import dtype_policy
 
 
 def generation(x: np.ndarray, batch_sizes=(32, 128, 512), repeats: int = 5) -> list[dict]:

@@ -1,4 +1,6 @@
-"""Cost per training example: plain, LAD (Eq. 4) and Madry PGD-k training.
+"""Cost per training example: plain, LAD (Eq. 4), Madry PGD-k training and
+every adversarial-training defence of `lad_tf.defences` at the MNIST recipe's
+budget (pgd-at, trades, fast-at, lad+fast, lad+pgd).
 
 Every method trains the same LeNet on the same real MNIST batches with the
 same batch size; each is timed over a fixed number of compiled steps, and the
@@ -14,13 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.timing import median_seconds
-from lad_tf.adversarial_training import PGDAdversarialTraining
+from lad_tf.defences import DEFENCES, PGDAdversarialTraining
 from lad_tf.attention_svm import AttentionSVM, ordered_pairs
 from lad_tf.boundary import perturb_latents
 from lad_tf.hardening import LADHardening, classification_loss, hardening_dataset
 from lad_tf.config import load_recipe
 from lad_tf.models import build_classifier, build_generator
-from lad_tf.pipeline import dtype_policy
+from lad_tf.precision import dtype_policy
 
 
 def _fit_steps(model, dataset, steps):
@@ -76,12 +78,15 @@ def measure(x: np.ndarray, y: np.ndarray, batch_size: int = 64, steps: int = 20,
     results["lad_step"] = median_seconds(lambda: _fit_steps(lad, paired, steps), repeats) / n
 
     for k in (7, 40):
-        madry = PGDAdversarialTraining(build_classifier("lenet"), eps=0.3, eps_iter=0.01, nb_iter=k)
+        madry = PGDAdversarialTraining(build_classifier("lenet"), eps=0.3, step=0.01, steps=k)
         madry.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.5))
         results[f"pgd{k}"] = median_seconds(
             lambda: _fit_steps(madry, clean, steps), max(1, repeats // 2 if k == 40 else repeats)) / n
 
-    ratios = {
+    results.update(defence_costs(clean, paired, steps, n, repeats))
+    ratios = {f"{name}_vs_plain": results[name] / results["plain"]
+              for name in DEFENCES if name in results}
+    ratios.update({
         "lad_vs_plain": results["lad_step"] / results["plain"],
         "lad_vs_pgd40_set_reused": results["lad_step"] / results["pgd40"],
         "lad_vs_pgd40_generation_every_epoch":
@@ -89,6 +94,23 @@ def measure(x: np.ndarray, y: np.ndarray, batch_size: int = 64, steps: int = 20,
         "lad_generation_vs_plain": results["lad_generation"] / results["plain"],
         "pgd7_vs_plain": results["pgd7"] / results["plain"],
         "pgd40_vs_plain": results["pgd40"] / results["plain"],
-    }
+    })
     return {"seconds_per_example": results, "ratios": ratios,
             "setup": {"batch_size": batch_size, "steps": steps, "repeats": repeats}}
+
+
+def defence_costs(clean, paired, steps: int, n: int, repeats: int) -> dict:
+    """Seconds per example of each adversarial-training defence at the MNIST
+    recipe's budget (its own section), on the same batches as `plain`.
+    Hybrids (data "generated") step on a clean and a generated batch, like LAD."""
+    recipe = load_recipe("mnist")
+    out = {}
+    for name, spec in DEFENCES.items():
+        if spec.section == "hardening":  # LAD and the fine-tuning baselines: lad_step
+            continue
+        model = spec.build(build_classifier("lenet"), getattr(recipe, spec.section), 0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        data = paired if spec.data == "generated" else clean
+        out[name] = median_seconds(lambda: _fit_steps(model, data, steps),
+                                   max(1, repeats // 2)) / n
+    return out

@@ -21,8 +21,10 @@ ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
 # Names a recipe may use; tests check them against the registries in
 # lad_tf.attacks.ATTACKS and lad_tf.baselines.METHODS (kept here so that a bad
 # recipe is rejected before TensorFlow is imported).
-ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square")
-METHOD_NAMES = ("lad", "fgsm-ft", "pgd-ft", "jsma-ft", "cw-ft", "pgd-at", "lad+pgd")
+ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "apgd_t",
+                "pgd_restarts")
+METHOD_NAMES = ("lad", "fgsm-ft", "pgd-ft", "jsma-ft", "cw-ft", "pgd-at", "trades", "fast-at",
+                "lad+fast", "lad+pgd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +36,9 @@ class DataConfig:
     channels: typing.Optional[int] = None  # checked against the data when set
     max_images: typing.Optional[int] = None  # celeba: read only the first N images
     use_tfds: typing.Optional[bool] = None  # None: tfds if prepared; True: only tfds; False: files
+    # Part of the non-provider training data held out as the validation split,
+    # on which defences select checkpoints (never provider or test images).
+    validation_fraction: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +51,8 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     loss: str = "l2"  # generator only: l1 or l2 (Eq. 2, p = 1 or 2)
-    precision: str = "float32"  # or mixed_bfloat16 (bf16 compute, float32 weights)
+    precision: str = "float32"  # mixed_bfloat16 (bf16 compute, float32 weights), or auto:
+    # bf16 only where the hardware computes it natively (lad_tf.precision)
     schedule: str = "constant"  # or cosine: the learning rate decays to 0 over the epochs
 
 
@@ -108,11 +114,40 @@ class BaselinesConfig:
     per_class: int = 200  # provider images per class for FGSM / PGD fine-tuning
     targeted_per_class: int = 20  # provider images per class (x each other target) for JSMA / CW
     attack_params: dict = dataclasses.field(default_factory=dict)  # e.g. {"cw": {"max_iter": 10}}
-    pgd_at_epochs: int = 1  # Madry PGD training, fine-tuning the original model
-    pgd_at_steps_per_epoch: typing.Optional[int] = None  # cap on steps (None: a full pass)
-    pgd_at_batch_size: int = 128
-    pgd_at_learning_rate: float = 1e-3  # Adam, as Madry et al.
-    lad_pgd_epochs: int = 1  # LAD + PGD: Eq. 4 with PGD examples as the clean term
+
+
+@dataclasses.dataclass(frozen=True)
+class DefenceConfig:
+    """The training budget of one adversarial-training defence (its own
+    recipe section: pgd_at, trades, fast_at, lad_fast, lad_pgd). Every
+    defence fine-tunes the original model; `epochs` is a ceiling, the
+    validation split (`selection`) picks the epoch kept."""
+
+    epochs: int = 10
+    batch_size: int = 100
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"  # or constant
+    eps: float = 0.3
+    eps_ramp_epochs: float = 0.0  # eps grows linearly from 0 over these epochs
+    steps: int = 10  # PGD steps (pgd-at, trades, lad+pgd)
+    step_size: float = 0.075  # PGD step (2.5 eps / steps)
+    alpha: float = 0.5  # hybrids: weight of the adversarial term (Eq. 4's clean-term slot)
+    beta: float = 1.0  # trades: weight of the KL term
+    nfgsm: bool = False  # fast-at, lad+fast: N-FGSM instead of FGSM with a random start
+    steps_per_epoch: typing.Optional[int] = None  # cap (smoke runs); None: a full pass
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionConfig:
+    """Checkpoint selection on the validation split (every defence)."""
+
+    per_class: int = 100  # validation images per class scored after every epoch
+    eps: float = 0.3
+    pgd_steps: int = 20  # the short PGD of the validation score (0: clean only)
+    patience: int = 2  # epochs without gain before stopping (0: train every epoch)
+    min_delta: float = 0.002
+    collapse_drop: float = 0.2  # robust-accuracy drop that counts as catastrophic overfitting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +167,13 @@ class EvaluationConfig:
     # Methods evaluated with clean, FGSM, PGD and transfer only (Table IV needs
     # their clean accuracy; the full white-box suite costs minutes per model).
     reduced_methods: tuple = ()
+    # Robust suite, for every model on one class-balanced test sample: AutoAttack as far
+    # as ART 1.20.1 runs it (APGD-CE, APGD-T, Square; no FAB) and PGD-100 with restarts,
+    # each at pgd_eps; robust accuracy is the worst case per image (lad_tf.robust_suite).
+    robust_per_class: int = 100  # test images per class; 0: no robust suite
+    robust_attacks: tuple = ("apgd", "apgd_t", "square", "pgd_restarts")
+    masking_eps: float = 1.0  # gradient-masking check: PGD at this eps must reach ~0%
+    masking_per_class: int = 20  # images per class for that check (0: skipped)
     blackbox_model: str = "blackbox_cnn"
     blackbox_epochs: int = 5
     lad_per_class: int = 10  # test images per class and target for LAD-generated test sets
@@ -157,6 +199,12 @@ class Recipe:
     generation: GenerationConfig = GenerationConfig()
     hardening: HardeningConfig = HardeningConfig()
     baselines: BaselinesConfig = BaselinesConfig()
+    pgd_at: DefenceConfig = DefenceConfig()
+    trades: DefenceConfig = DefenceConfig()
+    fast_at: DefenceConfig = DefenceConfig()
+    lad_fast: DefenceConfig = DefenceConfig()
+    lad_pgd: DefenceConfig = DefenceConfig()
+    selection: SelectionConfig = SelectionConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     export: ExportConfig = ExportConfig()
 
@@ -193,8 +241,9 @@ def _validate(r: Recipe):
            f"svm.attention_rank must be an integer >= 0. Received: {r.svm.attention_rank!r}")
     for name in ("classifier", "generator"):
         section = getattr(r, name)
-        _check(section.precision in ("float32", "mixed_bfloat16"),
-               f"{name}.precision must be float32 or mixed_bfloat16. Received: {section.precision}")
+        _check(section.precision in ("auto", "float32", "mixed_bfloat16"),
+               f"{name}.precision must be auto, float32 or mixed_bfloat16. "
+               f"Received: {section.precision}")
         _check(section.schedule in ("constant", "cosine"),
                f"{name}.schedule must be constant or cosine. Received: {section.schedule}")
     for section in (r.classifier, r.generator, r.hardening):
@@ -217,7 +266,7 @@ def _validate(r: Recipe):
     _check(r.hardening.optimizer in ("sgd", "adam"),
            f"hardening.optimizer must be sgd or adam. Received: {r.hardening.optimizer}")
     _check(r.evaluation.per_class > 0, f"evaluation.per_class must be > 0. Received: {r.evaluation.per_class}")
-    for key in ("attacks", "transfer_attacks"):
+    for key in ("attacks", "transfer_attacks", "robust_attacks"):
         unknown = sorted(set(getattr(r.evaluation, key)) - set(ATTACK_NAMES))
         _check(not unknown, f"evaluation.{key} names unknown attacks {unknown}; known: {sorted(ATTACK_NAMES)}")
     for section in (r.evaluation, r.baselines):
@@ -233,16 +282,56 @@ def _validate(r: Recipe):
     _check(methods and not unknown, f"hardening.methods must be a non-empty list of {sorted(METHOD_NAMES)}. "
            f"Received: {methods}")
     _check(len(set(methods)) == len(methods), f"hardening.methods lists a method twice: {methods}")
-    for key in ("targeted_per_class", "lad_per_class", "diversity_per_class", "blackbox_epochs"):
+    for key in ("targeted_per_class", "lad_per_class", "diversity_per_class", "blackbox_epochs",
+                "robust_per_class", "masking_per_class"):
         value = getattr(r.evaluation, key)
-        _check(isinstance(value, int) and value >= 0, f"evaluation.{key} must be an integer >= 0. Received: {value!r}")
+        _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+               f"evaluation.{key} must be an integer >= 0. Received: {value!r}")
+    robust = list(r.evaluation.robust_attacks)
+    _check(not set(robust) & {"jsma", "cw"} and len(set(robust)) == len(robust),
+           f"evaluation.robust_attacks must list untargeted attacks (not jsma, cw), each once. "
+           f"Received: {robust}")
+    masking_eps = r.evaluation.masking_eps
+    _check(isinstance(masking_eps, (int, float)) and not isinstance(masking_eps, bool)
+           and masking_eps > 0,
+           f"evaluation.masking_eps must be a number > 0. Received: {masking_eps!r}")
     _check(_positive_int_or_none(r.evaluation.cw_per_class),
            f"evaluation.cw_per_class must be a positive integer or null. Received: {r.evaluation.cw_per_class!r}")
-    for key in ("per_class", "targeted_per_class", "pgd_at_epochs", "lad_pgd_epochs"):
+    _validate_defences(r)
+    for key in ("per_class", "targeted_per_class"):
         value = getattr(r.baselines, key)
         _check(isinstance(value, int) and value >= 0, f"baselines.{key} must be an integer >= 0. Received: {value!r}")
     _check(all(e >= 0 for e in r.hardening.sweep_eps),
            f"hardening.sweep_eps must be eps values >= 0. Received: {r.hardening.sweep_eps}")
+
+
+DEFENCE_SECTIONS = ("pgd_at", "trades", "fast_at", "lad_fast", "lad_pgd")
+
+
+def _validate_defences(r: Recipe):
+    _check(0 <= r.data.validation_fraction < 1,
+           f"data.validation_fraction must be in [0, 1). Received: {r.data.validation_fraction}")
+    for name in DEFENCE_SECTIONS:
+        d = getattr(r, name)
+        for key in ("epochs", "batch_size", "steps"):
+            value = getattr(d, key)
+            _check(isinstance(value, int) and not isinstance(value, bool) and value >= (key != "epochs"),
+                   f"{name}.{key} must be an integer >= {int(key != 'epochs')}. Received: {value!r}")
+        _check(d.optimizer in ("adam", "sgd"), f"{name}.optimizer must be adam or sgd. Received: {d.optimizer!r}")
+        _check(d.schedule in ("constant", "cosine"),
+               f"{name}.schedule must be constant or cosine. Received: {d.schedule!r}")
+        _check(0 <= d.alpha <= 1, f"{name}.alpha must be in [0, 1]. Received: {d.alpha}")
+        for key in ("eps", "eps_ramp_epochs", "step_size", "beta", "learning_rate"):
+            _check(getattr(d, key) >= 0, f"{name}.{key} must be >= 0. Received: {getattr(d, key)}")
+        _check(_positive_int_or_none(d.steps_per_epoch),
+               f"{name}.steps_per_epoch must be a positive integer or null. Received: {d.steps_per_epoch!r}")
+    s = r.selection
+    for key in ("per_class", "pgd_steps", "patience"):
+        value = getattr(s, key)
+        _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+               f"selection.{key} must be an integer >= 0. Received: {value!r}")
+    _check(s.eps >= 0 and s.min_delta >= 0 and s.collapse_drop > 0,
+           f"selection.eps and min_delta must be >= 0, collapse_drop > 0. Received: {s}")
 
 
 _DEFAULTS = Recipe()

@@ -9,6 +9,11 @@ model and every defended model of the run (`hardening.methods`):
   of every class, targeted ones (JSMA, C&W) on `targeted_per_class` images of
   every class x every other class as target (Sec. IV-D1), with the rate of
   reaching the target;
+- the robust suite (`lad_tf.robust_suite`) on one class-balanced sample of
+  `robust_per_class` test images per class: APGD-CE, APGD-T, Square (5000
+  queries) and PGD-100 x 5 restarts, the worst case per image as the robust
+  accuracy, and three gradient-masking checks; drawn as a clean-vs-robust
+  frontier sized by training time;
 - transfer ("unknown attack", Table III) accuracy on examples crafted against
   an independent black-box CNN of another architecture, trained here on the
   training split;
@@ -40,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from lad_tf import robust_suite
 from lad_tf.attacks import ATTACKS, craft
 from lad_tf.attacks.logits import attack_classes
 from lad_tf.batching import batched, predict_labels
@@ -49,8 +55,11 @@ from lad_tf.sampling import balanced_subset, targeted_subset
 QUICK = {  # --quick: the same code paths on a few images, for tests and smoke runs
     "per_class": 3, "targeted_per_class": 1, "cw_per_class": 1, "pgd_iterations": 10,
     "blackbox_epochs": 1, "lad_per_class": 2, "diversity_per_class": 2,
+    "robust_per_class": 2, "masking_per_class": 1,
     "attack_params": {"cw": {"max_iter": 5, "binary_search_steps": 2},
-                      "apgd": {"max_iter": 10}, "square": {"max_iter": 20}},
+                      "apgd": {"max_iter": 5}, "square": {"max_iter": 20},
+                      "apgd_t": {"max_iter": 5, "n_target_classes": 2},
+                      "pgd_restarts": {"nb_iter": 10, "restarts": 2}},
 }
 FGSM_SWEEP = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # diversity: FGSM examples per source
 
@@ -95,6 +104,8 @@ def attack_params(cfg, name: str) -> dict:
         "mim": {"eps": cfg.pgd_eps, "eps_iter": cfg.pgd_step, "nb_iter": cfg.pgd_iterations},
         "apgd": {"eps": cfg.pgd_eps},
         "square": {"eps": cfg.pgd_eps},
+        "apgd_t": {"eps": cfg.pgd_eps},
+        "pgd_restarts": {"eps": cfg.pgd_eps, "eps_iter": cfg.pgd_step, "seed": cfg.seed},
     }.get(name, {})
     return {**shared, **cfg.attack_params.get(name, {})}
 
@@ -103,6 +114,8 @@ def attack_title(cfg, name: str) -> str:
     params = {**ATTACKS[name].defaults, **attack_params(cfg, name)}
     if name in ("pgd", "bim", "mim"):
         return f"{name.upper()}-{params['nb_iter']} (eps {params['eps']:g})"
+    if name in ("apgd_t", "pgd_restarts"):
+        return f"{robust_suite.suite_title(name, params)} (eps {params['eps']:g})"
     if name in ("fgsm", "apgd", "square"):
         label = {"fgsm": "FGSM", "apgd": "APGD-CE", "square": "Square (black box)"}[name]
         return f"{label} (eps {params['eps']:g})"
@@ -165,10 +178,16 @@ def perturbation_sizes(x, x_adv) -> dict:
             "median_l2": float(np.median(np.sqrt((diff ** 2).sum(axis=1))))}
 
 
-def run_attack(name: str, model, x, y, target, cfg, log, label: str) -> np.ndarray:
-    """Crafts `name` examples against `model` with progress output."""
+def run_attack(name: str, model, x, y, target, cfg, log, label: str,
+               params: dict | None = None) -> np.ndarray:
+    """Crafts `name` examples against `model` with progress output.
+
+    Args:
+        params: the attack's parameters; None: `attack_params(cfg, name)`.
+    """
     k = attack_classes(model)
-    batch = cfg.batch_size if name in ("fgsm", "pgd", "bim", "mim") else min(cfg.batch_size, 128)
+    big = ("fgsm", "pgd", "bim", "mim", "pgd_restarts")  # cleverhans: whole batches at once
+    batch = cfg.batch_size if name in big else min(cfg.batch_size, 128)
     every = max(1, len(x) // (batch * 4))  # about four progress lines per attack
     counter = {"n": 0}
 
@@ -177,8 +196,9 @@ def run_attack(name: str, model, x, y, target, cfg, log, label: str) -> np.ndarr
         if counter["n"] % every == 0 or done == total:
             log(f"  {label} {name}: {done}/{total} images")
 
+    params = attack_params(cfg, name) if params is None else params
     return craft(name, model, x, y=y, target=target, num_classes=k, batch_size=batch,
-                 progress=progress if len(x) > batch else None, **attack_params(cfg, name))
+                 progress=progress if len(x) > batch else None, **params)
 
 
 def score_examples(model, x_adv, y, target) -> dict:
@@ -351,8 +371,51 @@ class RunEvaluation:
         for eps, (x_lad, y_lad) in lad_sets.items():
             result.setdefault("lad_accuracy", {})[f"{eps:g}"] = cache.get(
                 f"lad:{eps:g}", lambda x_lad=x_lad, y_lad=y_lad: accuracy(model, x_lad, y_lad))
+        if cfg.robust_per_class:
+            result.update(self.robust(name, model, cache))
+            details["robust"] = result.pop("robust_details")
         result["details"] = details
         return result
+
+    # -- robust suite: worst case per image, masking checks --------------------------------
+    def robust_plan(self) -> robust_suite.SuitePlan:
+        """The suite's attacks and params at this evaluation's settings."""
+        cfg = self.cfg
+        reference = attack_params(cfg, robust_suite.REFERENCE)
+        steps = reference.get("nb_iter", ATTACKS["pgd"].defaults["nb_iter"])
+        masking = ({**reference, "eps": cfg.masking_eps, "nb_iter": steps,
+                    "eps_iter": 2.5 * cfg.masking_eps / steps}  # Madry's step rule
+                   if cfg.masking_per_class else None)
+        return robust_suite.SuitePlan(
+            attacks={a: robust_suite.suite_params(a, attack_params(cfg, a))
+                     for a in cfg.robust_attacks if a not in self.robust_skipped()},
+            reference=reference, masking=masking)
+
+    def robust_skipped(self) -> dict[str, str]:
+        """Suite attacks this dataset cannot run, with the reason."""
+        if "apgd_t" in self.cfg.robust_attacks and self.num_classes < 3:
+            return {"apgd_t": f"DLR needs >= 3 classes; this task has {self.num_classes}"}
+        return {}
+
+    def robust_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Test-split indices of the robust sample and of masking check (a)'s
+        images (the first masking_per_class per class of the same draw)."""
+        y, cfg = self.data.y_test, self.cfg
+        return (balanced_subset(y, cfg.robust_per_class, cfg.seed),
+                balanced_subset(y, cfg.masking_per_class, cfg.seed))
+
+    def robust(self, name: str, model, cache: ResultCache) -> dict:
+        """The robust suite for one model (lad_tf.robust_suite), cached per attack."""
+        cfg, x_test, y_test = self.cfg, self.data.x_test, self.data.y_test
+        idx, mask_idx = self.robust_samples()
+        per_image = robust_suite.PerImageCache(self.folder, name, cache.key)
+
+        def attack(attack_name, x, y, params):
+            return run_attack(attack_name, model, x, y, None, cfg, self.log, name, params)
+
+        return robust_suite.run_suite(
+            attack, lambda x: predict(model, x), self.robust_plan(), (x_test[idx], y_test[idx]),
+            (x_test[mask_idx], y_test[mask_idx]), cache, per_image, self.log)
 
     # -- LAD examples from test images (Fig. 7) ------------------------------------------
     def lad_pieces(self):
@@ -507,6 +570,8 @@ class RunEvaluation:
                                  for a in cfg.attacks if ATTACKS[a].targeted}},
                   "attack_titles": {a: attack_title(cfg, a) for a in set(cfg.attacks)
                                     | set(cfg.transfer_attacks)}}
+        if cfg.robust_per_class:
+            result["robust"] = self.robust_summary()
         transfer = {}
         if cfg.transfer_attacks and cfg.blackbox_epochs > 0:
             blackbox, meta = self.blackbox()
@@ -532,6 +597,8 @@ class RunEvaluation:
         result["diversity"] = self.diversity(pieces)
         if self.summaries is not None and lad_sets:
             self._accuracy_figure(result)
+        if self.summaries is not None:
+            self._frontier_figure(result)
         result["seconds"] = time.perf_counter() - start
         # The exported model's numbers under the names earlier reports used.
         result["original"] = result["models"]["original"]
@@ -543,6 +610,28 @@ class RunEvaluation:
         tmp.write_text(json.dumps(result, indent=2, default=float))
         tmp.replace(path)
         return result
+
+    def robust_summary(self) -> dict:
+        """What the robust suite ran, for evaluation.json and the report."""
+        plan, (idx, mask_idx) = self.robust_plan(), self.robust_samples()
+        runs = {robust_suite.REFERENCE: plan.reference, **plan.attacks}
+        return {"examples": int(len(idx)), "per_class": self.cfg.robust_per_class,
+                "eps": self.cfg.pgd_eps, "attacks": list(plan.attacks),
+                "titles": {a: robust_suite.suite_title(a, p) for a, p in runs.items()},
+                "params": runs, "skipped": self.robust_skipped(),
+                "masking_eps": self.cfg.masking_eps,
+                "masking_examples": int(len(mask_idx)) if plan.masking else 0}
+
+    def _frontier_figure(self, result):
+        from lad_tf import figures
+
+        points = robust_suite.frontier_points(
+            result["models"], training_seconds(method_seconds(self.run_dir)), method_title)
+        if points:
+            self.summaries.image(
+                "frontier", figures.frontier_figure(points),
+                description="clean test accuracy against robust (worst-case) accuracy on the "
+                            "robust sample; marker area: training seconds (the original: 0)")
 
     def _accuracy_figure(self, result):
         from lad_tf import figures
@@ -600,16 +689,30 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
-def render_tables(result: dict, method_seconds: dict | None = None, dataset: str = "") -> str:
-    """Markdown tables of an evaluation result: methods x attacks, transfer,
-    diversity, and for MNIST the paper's Tables II-IV beside this run's."""
+def method_title(name: str) -> str:
+    """A model's column title: the method's title, else its name (a method this
+    version of lad_tf.baselines does not list)."""
     from lad_tf.baselines import METHODS
 
+    return name if name == "original" or name not in METHODS else METHODS[name].title
+
+
+def training_seconds(seconds: dict) -> dict:
+    """Per method, hardening seconds plus LAD's set-up stages for the LAD methods."""
+    setup = seconds.get(LAD_SETUP, 0.0)
+    return {m: v + (setup if m == "lad" or m.startswith("lad+") else 0.0)
+            for m, v in seconds.items() if m != LAD_SETUP}
+
+
+def render_tables(result: dict, method_seconds: dict | None = None, dataset: str = "") -> str:
+    """Markdown tables of an evaluation result: methods x attacks (with the
+    robust suite's worst case and masking checks), transfer, diversity, and
+    for MNIST the paper's Tables II-IV beside this run's."""
     models = result["models"]
     titles = result["attack_titles"]
     s = result["settings"]
     names = list(models)
-    head = ["original" if n == "original" else METHODS[n].title for n in names]
+    head = [method_title(n) for n in names]
     targeted = [(a, n) for a, n in result["samples"].items() if a != "untargeted"]
     lines = [
         "### White-box and transfer accuracy, every method",
@@ -637,6 +740,7 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
         if f"transfer_{a}_accuracy" in models["original"]:
             lines.append(f"| transfer {titles[a]} from black-box CNN | " + " | ".join(
                 _pct(models[n].get(f"transfer_{a}_accuracy")) for n in names) + " |")
+    lines += robust_suite.table_rows(result, names)
     if method_seconds:
         lines.append("| hardening wall time | " + " | ".join(
             "-" if n == "original" else (f"{method_seconds[n]:.0f} s" if n in method_seconds
@@ -645,6 +749,7 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
     for e in lad_eps:
         lines.append(f"| LAD examples from test images, eps {e} | " + " | ".join(
             _pct(models[n].get("lad_accuracy", {}).get(e)) for n in names) + " |")
+    lines += robust_suite.notes(result, names, method_title)
     lines += ["", "GA (Song et al. 2018), the paper's latent-space baseline attack, is not built "
                   "in LAD-TF (it needs an AC-GAN and the paper's latent search); no number is "
                   "reported for it."]
@@ -694,9 +799,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m lad_tf.evaluate",
         description="Robustness report of a LAD run: clean, white-box (cleverhans FGSM / PGD / "
-                    "BIM / MIM, ART JSMA / C&W / APGD / Square), transfer from a black-box CNN, "
-                    "LAD examples, diversity. Writes RUN_DIR/evaluation.json and "
-                    "RUN_DIR/robustness.md.")
+                    "BIM / MIM, ART JSMA / C&W / APGD / Square), the robust suite (APGD-CE, "
+                    "APGD-T, Square, PGD-100 x 5 restarts; worst case per image; masking "
+                    "checks), transfer from a black-box CNN, LAD examples, diversity. Writes "
+                    "RUN_DIR/evaluation.json and RUN_DIR/robustness.md.")
     parser.add_argument("run_dir", help="a run directory of `python -m lad_tf.harden`")
     parser.add_argument("--quick", action="store_true",
                         help="a few images per attack (evaluation-quick.json, robustness-quick.md)")

@@ -14,6 +14,7 @@ neither of which a training run or a test worker should depend on.
     Fig. 5  pair_success_heatmap    source x target success rate, one map per eps
     Fig. 6  transition_figure       images along the boundary normal, eps rising
     Fig. 7  accuracy_curves         accuracy (%) against eps, one line per model
+            frontier_figure         clean against worst-case robust accuracy, sized by cost
 """
 
 from __future__ import annotations
@@ -357,4 +358,69 @@ def accuracy_curves(eps: Sequence[float], curves: Mapping[str, Sequence[float]],
         ax.set_xticks(eps, [f"{e:g}" for e in eps], fontsize=8)
     ax.grid(True, alpha=0.4)
     ax.legend(fontsize=_TITLE_SIZE, loc="best")
+    return render(fig)
+
+
+_MIN_AREA, _MAX_AREA = 30.0, 900.0  # marker areas (points^2) of 0 s and of the slowest
+
+
+def _marker_area(seconds, longest: float):
+    """Marker area in points^2, proportional to training seconds above a floor."""
+    return _MIN_AREA + (_MAX_AREA - _MIN_AREA) * np.asarray(seconds, "float64") / longest
+
+
+def _size_legend(ax, longest: float):
+    """A legend of reference marker sizes: about 1/4, 1/2 and all of `longest` seconds."""
+    steps = sorted({float(f"{longest * f:.2g}") for f in (0.25, 0.5, 1.0)})
+    handles = [ax.scatter([], [], s=float(_marker_area(v, longest)), color="0.6",
+                          edgecolors="black", label=f"{v:g} s") for v in steps if v > 0]
+    ax.legend(handles=handles, title="training time", fontsize=8, title_fontsize=8,
+              loc="lower right", labelspacing=1.8, borderpad=1.0, handletextpad=1.6,
+              frameon=True)
+
+
+def frontier_figure(points: Sequence[tuple]) -> np.ndarray:
+    """Clean against robust (worst-case) accuracy, one labelled marker per model.
+
+    Args:
+        points: (label, clean_accuracy, robust_accuracy, training_seconds) per
+            model, accuracies in [0, 1], seconds >= 0 (0: no training, e.g.
+            the original model). The marker area grows linearly with the
+            seconds; a legend gives reference sizes.
+
+    Returns:
+        float32 [1, H, W, 3] in [0, 1].
+
+    Raises:
+        ValueError: no point, or a point that is not (str, float, float, float >= 0).
+    """
+    if not points:
+        raise ValueError("frontier_figure needs at least one point.")
+    for p in points:
+        if len(p) != 4 or not all(np.isfinite(p[1:])) or p[3] < 0:
+            raise ValueError("points must be (label, clean, robust, seconds >= 0). "
+                             f"Received: {p!r}")
+    labels = [str(p[0]) for p in points]
+    clean, robust, seconds = (np.array([p[i] for p in points], "float64") for i in (1, 2, 3))
+    longest = max(float(seconds.max()), 1e-9)
+    fig = _figure(7.0, 5.0)
+    ax = fig.subplots()
+    area = _marker_area(seconds, longest)
+    ax.scatter(100 * robust, 100 * clean, s=area, c=[f"C{i % 10}" for i in range(len(points))],
+               alpha=0.7, edgecolors="black")
+    for i, (label, x, y) in enumerate(zip(labels, robust, clean)):
+        # Right of the marker's edge (s is the squared diameter in points),
+        # alternately above and below, so labels of nearby points collide less.
+        ax.annotate(label, (100 * x, 100 * y), xytext=(np.sqrt(area[i]) / 2 + 3,
+                                                         4 if i % 2 == 0 else -12),
+                    textcoords="offset points", fontsize=_TITLE_SIZE)
+    ax.set_xlabel("robust accuracy, worst case over the attack suite (%)", fontsize=_LABEL_SIZE)
+    ax.set_ylabel("clean accuracy (%)", fontsize=_LABEL_SIZE)
+    ax.set_title("Clean against robust accuracy; marker area: training time",
+                 fontsize=_HEADER_SIZE)
+    ax.set_xlim(-5, 105)
+    ax.set_ylim(max(0.0, 100 * clean.min() - 4), 100.5)
+    ax.grid(True, alpha=0.4)
+    if seconds.max() > 0:
+        _size_legend(ax, longest)
     return render(fig)

@@ -50,9 +50,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--method", dest="methods", action="append", default=[],
                         metavar="METHOD[,METHOD...]",
                         help="defences to build and compare in this run, first one exported: "
-                             "lad, fgsm-ft, pgd-ft, jsma-ft, cw-ft, pgd-at (Madry PGD-40 "
-                             "training), lad+pgd; repeatable or comma-separated (default: the "
-                             "recipe's hardening.methods, lad)")
+                             "lad, fgsm-ft, pgd-ft, jsma-ft, cw-ft (Eq. 4 fine-tuning), pgd-at "
+                             "(Madry), trades, fast-at (Wong et al.), lad+fast, lad+pgd (Eq. 4 "
+                             "with an adversarial first term); repeatable or comma-separated "
+                             "(default: the recipe's hardening.methods)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with the dataset's files (default: $LAD_DATA_DIR, then "
                              "tfds / Keras caches)")

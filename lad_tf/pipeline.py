@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -18,13 +17,14 @@ from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pair
 from lad_tf.batching import batched
 from lad_tf.boundary import GeneratedSet, generate
 from lad_tf.config import Recipe
-from lad_tf.data import load_dataset
+from lad_tf.data import load_recipe_data
 from lad_tf.distribute import fit_multi_worker, is_chief, make_strategy
 from lad_tf.errors import LadError
 from lad_tf.evaluate import RunEvaluation, accuracy
 from lad_tf.export import export_model
-from lad_tf.baselines import Hardener
+from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.hardening import classification_accuracy, classification_loss
+from lad_tf.precision import dtype_policy, native_bfloat16, resolve_precision
 from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
 from lad_tf.report import write_report
 
@@ -41,18 +41,6 @@ def _save_keras(model, path: Path):
     tmp = path.with_name("partial-" + path.name)  # Keras needs the .keras suffix
     model.save(tmp)
     tmp.replace(path)
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str):
-    """Layers built inside take this Keras dtype policy; mixed_bfloat16
-    computes in bfloat16 (AMX / AVX512-BF16 on recent CPUs) with float32 weights."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def adam_for(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -108,12 +96,7 @@ class Pipeline:
         self.recipe = recipe
         self.resume = resume
         self.export_base = export_base or recipe.export.base
-        self.data = load_dataset(recipe.data.dataset, data_dir=data_dir,
-                                 provider_fraction=recipe.data.provider_fraction,
-                                 seed=recipe.data.seed, use_tfds=recipe.data.use_tfds,
-                                 image_size=recipe.data.image_size,
-                                 channels=recipe.data.channels,
-                                 max_images=recipe.data.max_images)
+        self.data = load_recipe_data(recipe.data, data_dir)
         # Fail before any training (and before the run directory exists) when
         # the recipe's models cannot take these images.
         self._new_generator(self._new_classifier().latent_dim)
@@ -128,7 +111,8 @@ class Pipeline:
     def artifact(self, stage: str) -> Path:
         return self.run_dir / self.ARTIFACTS[stage]
 
-    def _fit(self, stage: str, model, data, epochs: int, validation_data=None) -> dict:
+    def _fit(self, stage: str, model, data, epochs: int, validation_data=None,
+             callbacks=()) -> dict:
         """model.fit with TensorBoard, progress lines and a per-epoch backup.
 
         The backup (`<run>/backup/<stage>/`) holds the weights and optimizer
@@ -142,6 +126,7 @@ class Pipeline:
                                     log=lambda line: log(f"{stage} {line}"))
         callbacks = [  # the backup first: a logged epoch is a saved epoch
             keras.callbacks.BackupAndRestore(str(self.run_dir / "backup" / stage)),
+            *callbacks,  # e.g. RobustSelection: its validation numbers reach the logs below
             keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / stage)),
             EpochLogger(stage, epochs),
         ]
@@ -152,7 +137,8 @@ class Pipeline:
     def run(self, stop_after: str | None = None):
         start = time.perf_counter()
         log(f"run directory {self.run_dir}; data {self.data.source}: "
-            f"{len(self.data.y_train)} train / {len(self.data.y_provider)} provider / "
+            f"{len(self.data.y_train)} train / {len(self.data.y_validation)} validation / "
+            f"{len(self.data.y_provider)} provider / "
             f"{len(self.data.y_test)} test")
         recompute = not self.resume
         for stage in STAGES:
@@ -225,6 +211,9 @@ class Pipeline:
         with self.strategy.scope():
             generator = self._new_generator(self.classifier.latent_dim)
             generator.compile(optimizer=adam_for(cfg, steps), loss=loss)
+        precision = resolve_precision(cfg.precision)
+        log(f"generator: computing in {precision} (recipe: {cfg.precision}"
+            + (f"; {native_bfloat16()[1]})" if cfg.precision == "auto" else ")"))
         log(f"generator: encoding {len(self.data.x_train)} training images with the frozen phi")
         z_train = self._latents(self.data.x_train)
         z_provider = self._latents(self.data.x_provider)
@@ -243,6 +232,7 @@ class Pipeline:
             "train_mse": float(np.mean((recon_train - self.data.x_train[:10000]) ** 2)),
             "test_mse": float(np.mean((recon_test - x_test) ** 2)),
             "train_mse_examples": int(min(10000, len(z_train))),
+            "precision": precision,
         }
         log(f"generator: reconstruction MSE train {result['train_mse']:.5f}, "
             f"test {result['test_mse']:.5f}")
@@ -392,10 +382,7 @@ class Pipeline:
         cfg = self.recipe.hardening
         methods_dir = self.run_dir / "methods"
         methods_dir.mkdir(exist_ok=True)
-        hardener = Hardener(self.artifact("classifier"), self.data, self.recipe,
-                            fit=lambda stage, model, data, epochs, val: self._fit(
-                                stage, model, data, epochs, validation_data=val),
-                            generated=self._lad_set, log=log)
+        hardener = self._trainer(self._lad_set)
         result = {"methods": {}, "sweep": {}}
         for i, method in enumerate(cfg.methods):
             path, info_path = methods_dir / f"{method}.keras", methods_dir / f"{method}.json"
@@ -426,14 +413,21 @@ class Pipeline:
         result["history"] = main.get("history", {})
         return result
 
-    def _sweep_model(self, hardener: Hardener, eps: float, path: Path) -> dict:
+    def _trainer(self, generated) -> DefenceTrainer:
+        return DefenceTrainer(
+            self.artifact("classifier"), self.data, self.recipe, fit=self._fit,
+            generated=generated, log=log,
+            selection_folder=lambda stage: self.run_dir / "backup" / stage / "selection")
+
+    def _sweep_model(self, hardener: DefenceTrainer, eps: float, path: Path) -> dict:
         cfg = self.recipe.hardening
         made = self._generate(cfg.sweep_per_class, [eps], f"FT-{eps:g} set")
         x_adv, y_adv = made.training_set(cfg.only_inconsistent)
         start = time.perf_counter()
         log(f"harden FT-{eps:g}: fine-tuning on {len(x_adv)} examples at eps {eps:g} only")
         with self.strategy.scope():
-            model = hardener.lad_finetune(x_adv, y_adv, f"harden-eps-{eps:g}")
+            model, _ = self._trainer(lambda: (x_adv, y_adv)).build(
+                "lad", stage=f"harden-eps-{eps:g}")
         _save_keras(model, path)
         return {"examples": int(len(x_adv)), "seconds": time.perf_counter() - start}
 

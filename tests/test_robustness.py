@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from lad_tf.baselines import METHODS
+from lad_tf.defences import DEFENCES as METHODS
 from lad_tf.config import ATTACK_NAMES
 
 ALL_METHODS = ",".join(METHODS)
@@ -22,14 +22,20 @@ SMALL = [
     "--set", "hardening.sweep_per_class=2",
     "--set", "baselines.per_class=5", "--set", "baselines.targeted_per_class=1",
     "--set", 'baselines.attack_params={"cw": {"max_iter": 3, "binary_search_steps": 1}}',
-    "--set", "baselines.pgd_at_epochs=1", "--set", "baselines.pgd_at_steps_per_epoch=3",
+    *[arg for section in ("pgd_at", "trades", "fast_at", "lad_fast", "lad_pgd")
+      for arg in ("--set", f"{section}.epochs=1", "--set", f"{section}.steps_per_epoch=3",
+                  "--set", f"{section}.steps=3")],
+    "--set", "selection.per_class=2", "--set", "selection.pgd_steps=3",
     "--set", "evaluation.per_class=3", "--set", "evaluation.pgd_iterations=5",
     "--set", "evaluation.targeted_per_class=1", "--set", "evaluation.cw_per_class=1",
     "--set", "evaluation.attacks=" + json.dumps(list(ATTACK_NAMES)),
     "--set", 'evaluation.transfer_attacks=["fgsm","pgd","jsma","cw"]',
     "--set", 'evaluation.reduced_methods=["pgd-ft","jsma-ft","cw-ft"]',
     "--set", 'evaluation.attack_params={"cw": {"max_iter": 3, "binary_search_steps": 1}, '
-             '"apgd": {"max_iter": 5}, "square": {"max_iter": 10}}',
+             '"apgd": {"max_iter": 5}, "square": {"max_iter": 10}, '
+             '"apgd_t": {"max_iter": 3, "n_target_classes": 2}, '
+             '"pgd_restarts": {"nb_iter": 5, "restarts": 2}}',
+    "--set", "evaluation.robust_per_class=1", "--set", "evaluation.masking_per_class=1",
     "--set", "evaluation.blackbox_epochs=2", "--set", "evaluation.lad_per_class=1",
     "--set", "evaluation.diversity_per_class=1",
 ]
@@ -80,6 +86,19 @@ def test_every_attack_scores_every_full_model(methods_run):
     assert evaluation["hardened"] == models["lad"]
 
 
+def test_robust_suite_scores_every_model_per_image(methods_run):
+    _, run_dir, evaluation = methods_run
+    suite = evaluation["robust"]
+    assert suite["examples"] == 10 and suite["attacks"] == ["apgd", "apgd_t", "square",
+                                                             "pgd_restarts"]
+    for name, row in evaluation["models"].items():
+        accs = [row[f"robust_{a}_accuracy"] for a in suite["attacks"]]
+        assert 0.0 <= row["robust_accuracy"] <= min([*accs, row["robust_clean_accuracy"]]), name
+        assert set(row["masking_checks"]) == {"high_eps", "square_vs_white_box", "more_steps"}
+        per_image = np.load(run_dir / "evaluation" / f"{name}-per-image.npz")
+        assert per_image["robust_apgd"].shape == (10,), name
+
+
 def test_blackbox_cnn_is_trained_and_attacked(methods_run):
     _, run_dir, evaluation = methods_run
     bb = evaluation["blackbox"]
@@ -97,7 +116,8 @@ def test_report_has_one_table_for_every_method(methods_run):
     for row in ("| clean |", "| hardening wall time |", "transfer FGSM", "JSMA (targeted)",
                 "| cw target reached |", "Square", "APGD", "BIM-5", "MIM-5",
                 "### Diversity", "### Fine-tuned at one eps", "GA (Song et al. 2018)",
-                "LAD and LAD+PGD also need the generator"):
+                "LAD and LAD+PGD also need the generator",
+                "**worst case (robust accuracy)**", "masking check (a)", "no FAB"):
         assert row in report, row
 
 
@@ -118,7 +138,7 @@ def test_figures_are_written(methods_run):
 
     _, run_dir, _ = methods_run
     tags = ("fig3_reconstructions", "fig4_examples", "fig5_pair_success", "fig6_transitions",
-            "fig7_accuracy_vs_eps")
+            "fig7_accuracy_vs_eps", "frontier")
     for tag in tags:
         assert (run_dir / "figures" / f"{tag}.png").stat().st_size > 5000, tag
     found = set()

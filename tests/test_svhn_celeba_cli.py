@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import keras
-import numpy as np
 import pytest
 from _tiny import LAD_ONLY_FAST_EVALUATION
 
