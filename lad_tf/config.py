@@ -19,7 +19,7 @@ from lad_tf.errors import LadError
 ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
 
 # Names a recipe may use; tests check them against the registries in
-# lad_tf.attacks.ATTACKS and lad_tf.baselines.METHODS (kept here so that a bad
+# lad_tf.attacks.ATTACKS and lad_tf.defences.DEFENCES (kept here so that a bad
 # recipe is rejected before TensorFlow is imported).
 ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "apgd_t",
                 "pgd_restarts")
@@ -93,7 +93,7 @@ class HardeningConfig:
     optimizer: str = "sgd"
     learning_rate: float = 0.01
     momentum: float = 0.5
-    # Defences to build in the same harness (lad_tf.baselines.METHODS); the
+    # Defences to build in the same harness (lad_tf.defences.DEFENCES); the
     # first is the one exported. `harden --method` sets this list.
     methods: tuple = ("lad",)
     # Fig. 7: one LAD model fine-tuned per eps ("Large Adv." sets, sweep_per_class

@@ -690,11 +690,10 @@ def _pct(value) -> str:
 
 
 def method_title(name: str) -> str:
-    """A model's column title: the method's title, else its name (a method this
-    version of lad_tf.baselines does not list)."""
-    from lad_tf.baselines import METHODS
+    """A model's column title: the method's title, else its name ("original")."""
+    from lad_tf.defences import title  # the defences import TensorFlow models: loaded late
 
-    return name if name == "original" or name not in METHODS else METHODS[name].title
+    return title(name)
 
 
 def training_seconds(seconds: dict) -> dict:

@@ -18,7 +18,7 @@ TABLE_IV = {"original": 0.9913, "fgsm-ft": 0.9357, "jsma-ft": 0.9571, "pgd-ft": 
             "cw-ft": 0.9871, "ga-ft": 0.9723, "lad": 0.9934}
 
 ROW_NAMES = {"fgsm": "FGSM", "jsma": "JSMA", "pgd": "PGD", "cw": "CW", "ga": "GA"}
-EXTRA = ("pgd-at", "fgsm-ft", "lad+pgd")  # the issue's extra columns: standard defences
+EXTRA = ("pgd-at", "trades", "fast-at", "fgsm-ft", "lad+fast", "lad+pgd")  # standard defences
 
 
 def _pct(value) -> str:
@@ -27,27 +27,27 @@ def _pct(value) -> str:
 
 def mnist_tables(result: dict) -> str:
     """Markdown: Tables II, III and IV, the paper's number beside this run's."""
-    from lad_tf.baselines import METHODS
+    from lad_tf.defences import DEFENCES as METHODS
 
     models = result["models"]
     titles = result["attack_titles"]
     extra = [m for m in EXTRA if m in models]
     lines = ["### Paper Table II: white-box attacks on LeNet", "",
              "| adversarial set | paper: original | ours: original | paper: Adv. LeNet | ours: LAD | "
-             + " | ".join(f"ours: {METHODS[m].title}" for m in extra) + " |",
+             + "".join(f"{c} | " for c in (f"ours: {METHODS[m].title}" for m in extra)),
              "|---|---|---|---|---|" + "---|" * len(extra)]
     for attack, (p_orig, p_lad) in TABLE_II.items():
         key = f"{attack}_accuracy"
         lines.append(f"| {titles.get(attack, attack)} | {_pct(p_orig)} | "
                      f"{_pct(models['original'].get(key))} | {_pct(p_lad)} | "
                      f"{_pct(models.get('lad', {}).get(key))} | "
-                     + " | ".join(_pct(models[m].get(key)) for m in extra) + " |")
+                     + "".join(f"{c} | " for c in (_pct(models[m].get(key)) for m in extra)))
     sweep = result.get("sweep_models", {})
     ft = min(sweep, key=float) if sweep else None
     lines += ["", "### Paper Table III: unknown attacks, crafted on the black-box CNN", "",
               "| adversarial set | paper: original | ours: original | paper: FT-0.1 | "
               + (f"ours: FT-{ft} | " if ft else "") + "ours: LAD | "
-              + " | ".join(f"ours: {METHODS[m].title}" for m in extra) + " |",
+              + "".join(f"{c} | " for c in (f"ours: {METHODS[m].title}" for m in extra)),
               "|---|---|---|---|" + ("---|" if ft else "") + "---|" + "---|" * len(extra)]
     for attack, (p_orig, p_ft) in TABLE_III.items():
         key = f"transfer_{attack}_accuracy"
@@ -60,7 +60,7 @@ def mnist_tables(result: dict) -> str:
         lines.append(f"| {titles.get(attack, ROW_NAMES[attack])} | {_pct(p_orig)} | "
                      f"{_pct(models['original'].get(key))} | {_pct(p_ft)} | {ft_cell}"
                      f"{_pct(models.get('lad', {}).get(key))} | "
-                     + " | ".join(_pct(models[m].get(key)) for m in extra) + " |")
+                     + "".join(f"{c} | " for c in (_pct(models[m].get(key)) for m in extra)))
     lines += ["", "### Paper Table IV: clean test accuracy after fine-tuning", "",
               "| model | paper | ours |", "|---|---|---|"]
     for name, paper in TABLE_IV.items():
@@ -69,7 +69,7 @@ def mnist_tables(result: dict) -> str:
         ours = ("not built" if name == "ga-ft" else
                 _pct(models[name]["clean_accuracy"]) if name in models else "not run")
         lines.append(f"| {title} | {_pct(paper)} | {ours} |")
-    for name in ("pgd-at", "lad+pgd"):
+    for name in ("pgd-at", "trades", "fast-at", "lad+fast", "lad+pgd"):
         if name in models:
             lines.append(f"| {METHODS[name].title} | - | {_pct(models[name]['clean_accuracy'])} |")
     return "\n".join(lines) + "\n"

@@ -62,6 +62,19 @@ def card_evaluation(result: dict | None) -> dict | None:
     return keep
 
 
+def validation_summary(methods: dict) -> dict:
+    """Per method with a validation selection: its best epoch's validation
+    clean and robust accuracy, training seconds and any collapse."""
+    out = {}
+    for name, info in methods.items():
+        sel = info.get("selection")
+        if sel and sel.get("best"):
+            out[name] = {"best_epoch": sel["best_epoch"], "clean": sel["best"]["val_clean_accuracy"],
+                         "robust": sel["best"]["val_robust_accuracy"], "pgd_steps": sel["pgd_steps"],
+                         "seconds": info["seconds"], "collapsed_at_epoch": sel["collapsed_at_epoch"]}
+    return out
+
+
 class Pipeline:
     """Runs the stages of one LAD run in `run_dir`.
 
@@ -376,7 +389,7 @@ class Pipeline:
         return GeneratedSet.load(self.artifact("generate")).training_set(cfg.only_inconsistent)
 
     def stage_harden(self) -> dict:
-        """Builds every method of `hardening.methods` (lad_tf.baselines) from the
+        """Builds every method of `hardening.methods` (lad_tf.defences) from the
         original model, then the one-eps models of Fig. 7. A finished method is
         kept on disk, so a resumed run continues with the next one."""
         cfg = self.recipe.hardening
@@ -411,6 +424,12 @@ class Pipeline:
         result["exported_method"] = cfg.methods[0]
         result["generated_examples"] = main.get("examples", 0)
         result["history"] = main.get("history", {})
+        result["validation"] = validation_summary(result["methods"])
+        for name, row in result["validation"].items():
+            log(f"harden: {name}: best validation epoch {row['best_epoch']}, clean "
+                f"{row['clean']:.4f}, PGD-{row['pgd_steps']} {row['robust']:.4f}, {row['seconds']:.0f} s"
+                + (f", collapsed at epoch {row['collapsed_at_epoch']}" if row["collapsed_at_epoch"]
+                   else ""))
         return result
 
     def _trainer(self, generated) -> DefenceTrainer:

@@ -63,7 +63,7 @@ def test_targeted_subset_pairs_every_image_with_every_other_class():
 
 def test_registries_match_the_names_a_recipe_may_use():
     from lad_tf.attacks import ATTACKS
-    from lad_tf.baselines import METHODS
+    from lad_tf.defences import DEFENCES as METHODS
     from lad_tf.config import ATTACK_NAMES, METHOD_NAMES
 
     assert tuple(ATTACKS) == ATTACK_NAMES

@@ -202,6 +202,6 @@ def test_evaluate_only_accepts_evaluation_overrides(methods_run):
 
 
 def test_harden_rejects_an_unknown_method(tmp_path):
-    result = run_module("lad_tf.harden", "--method", "lad,trades", cwd=tmp_path)
+    result = run_module("lad_tf.harden", "--method", "lad,mart", cwd=tmp_path)
     assert result.returncode == 2 and "hardening.methods" in result.stderr
-    assert "trades" in result.stderr and not (tmp_path / "runs").exists()
+    assert "mart" in result.stderr and not (tmp_path / "runs").exists()

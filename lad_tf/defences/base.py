@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from lad_tf.attacks.logits import softmax_logits
+from lad_tf.defences.perturb import fgsm_random_start, n_fgsm, pgd_linf
 
 
 def classification_loss(num_classes: int) -> keras.losses.Loss:
@@ -90,6 +91,23 @@ class Defence(keras.Model):
     def adversarial(self, x, y):
         """The defence's training examples for (x, y); x itself by default."""
         return x
+
+    def pgd_examples(self, x, y, step: float, steps: int):
+        """PGD-k examples of (x, y) at this step's eps, against the current
+        weights; the step size scales with the eps ramp."""
+        eps = self.current_eps()
+        return pgd_linf(lambda b: self.cross_entropy(b, y, training=False), x, eps,
+                        step * eps / max(self.eps, 1e-12), steps)
+
+    def single_step_examples(self, x, y, nfgsm: bool = False, step_factor: float = 1.25,
+                             random_start: bool = True):
+        """One-step examples at this step's eps: FGSM (Wong et al.: random
+        start, step 1.25 eps) or N-FGSM."""
+        eps = self.current_eps()
+        loss_of = lambda b: self.cross_entropy(b, y, training=False)  # noqa: E731
+        if nfgsm:
+            return n_fgsm(loss_of, x, eps)
+        return fgsm_random_start(loss_of, x, eps, step_factor, random_start)
 
     def compute_loss_terms(self, data) -> dict:
         """{"loss": total loss, "y": labels, "logits": logits the accuracy

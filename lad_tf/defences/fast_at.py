@@ -3,7 +3,6 @@ random start, or de Jorge et al. (2022) N-FGSM."""
 
 from __future__ import annotations
 
-from lad_tf.defences.perturb import fgsm_random_start, n_fgsm
 from lad_tf.defences.pgd_at import PGDAdversarialTraining
 
 
@@ -33,8 +32,4 @@ class FastAdversarialTraining(PGDAdversarialTraining):
         self.step_factor = float(step_factor)
 
     def adversarial(self, x, y):
-        eps = self.current_eps()
-        loss_of = lambda b: self.cross_entropy(b, y, training=False)  # noqa: E731
-        if self.nfgsm:
-            return n_fgsm(loss_of, x, eps)
-        return fgsm_random_start(loss_of, x, eps, self.step_factor, self.random_start)
+        return self.single_step_examples(x, y, self.nfgsm, self.step_factor, self.random_start)

@@ -4,7 +4,6 @@ N-FGSM) term in place of the clean term."""
 from __future__ import annotations
 
 from lad_tf.defences.lad import LAD
-from lad_tf.defences.perturb import fgsm_random_start, n_fgsm
 
 
 class LADFast(LAD):
@@ -26,8 +25,4 @@ class LADFast(LAD):
         self.nfgsm, self.step_factor = bool(nfgsm), float(step_factor)
 
     def first_term_input(self, x, y):
-        eps = self.current_eps()
-        loss_of = lambda b: self.cross_entropy(b, y, training=False)  # noqa: E731
-        if self.nfgsm:
-            return n_fgsm(loss_of, x, eps)
-        return fgsm_random_start(loss_of, x, eps, self.step_factor)
+        return self.single_step_examples(x, y, self.nfgsm, self.step_factor)

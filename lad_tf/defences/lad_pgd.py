@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lad_tf.defences.lad import LAD
-from lad_tf.defences.perturb import pgd_linf
 
 
 class LADPGD(LAD):
@@ -28,7 +27,4 @@ class LADPGD(LAD):
         self.step, self.steps = float(step), int(steps)
 
     def first_term_input(self, x, y):
-        eps = self.current_eps()
-        step = self.step * eps / max(self.eps, 1e-12)  # the step follows the eps ramp
-        return pgd_linf(lambda b: self.cross_entropy(b, y, training=False), x, eps, step,
-                        self.steps)
+        return self.pgd_examples(x, y, self.step, self.steps)

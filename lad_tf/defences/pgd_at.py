@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 
 from lad_tf.defences.base import Defence
-from lad_tf.defences.perturb import pgd_linf
 
 
 class PGDAdversarialTraining(Defence):
@@ -28,10 +27,7 @@ class PGDAdversarialTraining(Defence):
         self.step, self.steps = float(step), int(steps)
 
     def adversarial(self, x, y):
-        eps = self.current_eps()
-        step = self.step * eps / max(self.eps, 1e-12)  # the step follows the eps ramp
-        return pgd_linf(lambda b: self.cross_entropy(b, y, training=False), x, eps, step,
-                        self.steps)
+        return self.pgd_examples(x, y, self.step, self.steps)
 
     def compute_loss_terms(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
