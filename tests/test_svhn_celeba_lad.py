@@ -102,8 +102,10 @@ def test_low_rank_attention(binary_latents, rank, tmp_path):
     np.testing.assert_array_equal(again(tf.convert_to_tensor(z_hold)).numpy(),
                                   svm(tf.convert_to_tensor(z_hold)).numpy())
     both = svm_for_pairs(svm, [(0, 1), (1, 0)], [(1, 0)])
-    np.testing.assert_array_equal(both(tf.convert_to_tensor(z_hold[1:])).numpy(),
-                                  svm(tf.convert_to_tensor(z_hold)).numpy()[1:])
+    # Two batch shapes run through different kernel blockings: the same scores
+    # up to float32 round-off (1.2e-7 seen on one CPU), not bit for bit.
+    np.testing.assert_allclose(both(tf.convert_to_tensor(z_hold[1:])).numpy(),
+                               svm(tf.convert_to_tensor(z_hold)).numpy()[1:], rtol=1e-5, atol=1e-6)
 
 
 def test_4096_latents_with_90_pairs_fit_in_memory():
