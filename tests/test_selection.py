@@ -115,7 +115,7 @@ def test_patience_stops_and_keeps_the_best_epoch():
         [(0.9, 0.50), (0.9, 0.60), (0.9, 0.59), (0.9, 0.58), (0.9, 0.70)], patience=2)
     assert epochs == 4 and sel.best["epoch"] == 2 and sel.collapsed_at is None
     for got, want in zip(model.get_weights(), kept[2]):
-        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got, want)  # restored copies, no arithmetic
 
 
 def test_validation_score_measures_real_robust_accuracy(trained_lenet, mnist):
