@@ -98,11 +98,11 @@ def run_variant(run_dir, recipe, data, pieces, name, overrides) -> dict:
                              generated=lambda: (x_gen, y_gen), log=log)
     start = time.perf_counter()
     model, info = trainer.build("lad", stage=f"study-{name}")
-    idx = balanced_subset(data.y_validation, recipe.selection.per_class, recipe.data.seed + 5)
+    x_val, y_val = _validation(recipe, data)
     return {"variant": name, "overrides": {**overrides, "eps_unit": unit},
             "examples": int(len(x_gen)), "epochs": info["epochs"],
             "seconds": time.perf_counter() - start,
-            "validation": score(model, data.x_validation[idx], data.y_validation[idx])}
+            "validation": score(model, x_val, y_val)}
 
 
 def study_figure(rows: list[dict]) -> np.ndarray:
@@ -128,8 +128,9 @@ def run_study(run_dir, names=None) -> dict:
     folder = run_dir / "study"
     folder.mkdir(exist_ok=True)
     rows = [_cached(folder, run_dir, recipe, data, pieces, n) for n in (names or VARIANTS)]
-    original = score(pieces[0], *_validation(recipe, data))
-    result = {"split": "validation", "images": int(len(_validation(recipe, data)[1])),
+    x_val, y_val = _validation(recipe, data)
+    original = score(pieces[0], x_val, y_val)
+    result = {"split": "validation", "images": int(len(y_val)),
               "original": original, "variants": rows}
     (run_dir / "study.json").write_text(json.dumps(result, indent=1))
     RunSummaries(run_dir).image("lad_study", study_figure(

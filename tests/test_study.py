@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from lad_tf import study
 from lad_tf.config import Recipe, recipe_from_dict

@@ -14,7 +14,6 @@ single-step training), and the best weights are restored at the end.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import keras
@@ -156,7 +155,3 @@ def _load_weights(model, path: Path):
     best = model.get_weights()
     model.set_weights(current)
     return best
-
-
-def ramp_epochs_to_steps(ramp_epochs: float, steps_per_epoch: int) -> int:
-    return int(math.ceil(ramp_epochs * steps_per_epoch))
