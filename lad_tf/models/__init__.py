@@ -13,6 +13,7 @@ from lad_tf.models.celeba_generator import CelebAGenerator
 from lad_tf.models.celeba_net import CelebANet
 from lad_tf.models.classifier import LatentClassifier
 from lad_tf.models.conv_generator import ConvGenerator
+from lad_tf.models.cut_classifier import CutClassifier
 from lad_tf.models.lenet import LeNet
 from lad_tf.models.mnist_generator import MnistGenerator
 from lad_tf.models.svhn_generator import SvhnGenerator
@@ -84,6 +85,7 @@ __all__ = [
     "CelebAGenerator",
     "CelebANet",
     "ConvGenerator",
+    "CutClassifier",
     "LatentClassifier",
     "LeNet",
     "MnistGenerator",
