@@ -1,6 +1,10 @@
 """`python -m lad_tf.harden`: data -> classifier -> generator -> attention SVMs
 -> boundary-guided generation -> LAD fine-tuning -> evaluation -> export.
 
+The classifier is the recipe's zoo model, trained here, or your own Keras
+model (`--model PATH.keras --latent-layer NAME`, see lad_tf.own_model), used
+as it is. The command is a thin layer over `lad_tf.harden_model` (lad_tf.api).
+
 Every stage writes its artifact into one run directory; with `--resume` a
 stage whose artifact exists is loaded instead of recomputed (and every stage
 after a recomputed one is recomputed too). Artifacts are written to a
@@ -14,9 +18,8 @@ import argparse
 import json
 import os
 import sys
-import time
-from pathlib import Path
 
+from lad_tf.api import harden_model, resolve_run_dir
 from lad_tf.errors import LadError
 
 STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
@@ -28,6 +31,7 @@ examples:
   python -m lad_tf.harden --dataset mnist --data-dir ~/data --set generator.epochs=20
   python -m lad_tf.harden --dataset mnist --resume --run-dir runs/mnist-20261124-120000
   python -m lad_tf.harden --dataset mnist --method lad,fgsm-ft,pgd-at,lad+pgd
+  python -m lad_tf.harden --model my_cnn.keras --latent-layer fc1 --dataset digits
   python -m lad_tf.evaluate runs/mnist-20261124-120000 --quick
   tensorboard --logdir runs/
 """
@@ -41,7 +45,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits",
                         help="zoo entry to run: its recipe is zoo/<dataset>/recipe.json "
-                             "(default: digits, the embedded demo that needs no download)")
+                             "(default: digits, the embedded demo that needs no download); "
+                             "with --model, the data and budgets your model is hardened with")
+    parser.add_argument("--model", default=None, metavar="PATH.keras",
+                        help="harden your own Keras 3 Functional or Sequential classifier "
+                             "(float32 images in [0, 1] -> logits or softmax / sigmoid "
+                             "probabilities) instead of training the recipe's; it must take the "
+                             "dataset's images and have one output per class")
+    parser.add_argument("--latent-layer", default=None, metavar="NAME",
+                        help="with --model: the layer whose output is the latent z; the model "
+                             "is cut there into phi (input -> z) and f_p (the rest); a conv "
+                             "layer's output is flattened")
     parser.add_argument("--recipe", help="a recipe JSON file to use instead of the zoo's")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",
@@ -78,51 +92,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def resolve_run_dir(args, dataset: str) -> Path:
-    if args.run_dir:
-        return Path(args.run_dir)
-    runs = sorted(Path("runs").glob(f"{dataset}-*")) if args.resume else []
-    if runs:
-        return runs[-1]
-    return Path("runs") / f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def prepare_run_dir(args) -> tuple[Path, "object"]:
-    """Resolves the recipe and the run directory; refuses to overwrite a run."""
-    from lad_tf.config import load_recipe, recipe_from_dict
-
-    recipe = load_recipe(args.dataset, args.recipe, args.overrides)
-    run_dir = resolve_run_dir(args, args.dataset)
-    saved = run_dir / "recipe.json"
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not args.resume:
-            raise LadError(f"run directory {run_dir} already exists; pass --resume to continue "
-                           "it, or --run-dir NEW_DIR to start a new run")
-        if saved.is_file():
-            previous = recipe_from_dict(json.loads(saved.read_text()))
-            if (args.overrides or args.recipe) and previous != recipe:
-                raise LadError(f"--set/--recipe change the recipe of {run_dir}; resume without "
-                               "them, or start a new run with --run-dir NEW_DIR")
-            recipe = previous
-    return run_dir, recipe
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    run_dir = None
+    run_dir = resolve_run_dir(args.run_dir, args.dataset, args.resume)
     try:
-        run_dir, recipe = prepare_run_dir(args)
-        from lad_tf.pipeline import Pipeline  # heavy imports after the argument checks
-
-        Pipeline(run_dir, recipe, data_dir=args.data_dir, export_base=args.export_base,
-                 resume=args.resume, strategy=args.strategy).run(stop_after=args.stop_after)
+        harden_model(args.model, args.dataset, latent_layer=args.latent_layer,
+                     recipe=args.recipe, overrides=args.overrides, run_dir=run_dir,
+                     data_dir=args.data_dir, export_base=args.export_base, resume=args.resume,
+                     stop_after=args.stop_after, strategy=args.strategy)
         return 0
     except LadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        where = f" --run-dir {run_dir}" if run_dir else ""
-        print(f"\ninterrupted; finished stages are kept: continue with --resume{where}",
+        print(f"\ninterrupted; finished stages are kept: continue with --resume --run-dir "
+              f"{run_dir}",
               file=sys.stderr)
         return 130
 

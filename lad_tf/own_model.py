@@ -318,11 +318,12 @@ def cut_model(model, latent_layer: str | None = None, source: str | None = None,
     if None in latent_shape:
         raise LadError(f"the output of {latent_layer!r} has shape {tuple(latent.shape)} with "
                        "unknown sizes; choose a layer whose output size is fixed")
-    phi = keras.Model(model.inputs, latent, name="phi")
+    phi = keras.Model(model.inputs[0], latent, name="phi")
     f_p = keras.Model(latent, logits, name="f_p")
     classifier = CutClassifier(phi, f_p, latent_layer=latent_layer, source=source,
                                name=f"{model.name}_cut").build_for_inputs()
-    whole_logits = np.asarray(keras.Model(model.inputs, logits)(x, training=False), np.float32)
+    whole_logits = np.asarray(keras.Model(model.inputs[0], logits)(x, training=False),
+                              np.float32)
     check = _check_cut(classifier, x, reference, whole_logits, act_name)
     info = {"source": source, "kind": type(model).__name__, "latent_layer": latent_layer,
             "latent_shape": list(classifier.latent_shape), "latent_dim": classifier.latent_dim,

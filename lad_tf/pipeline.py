@@ -26,6 +26,7 @@ from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.hardening import classification_accuracy, classification_loss
 from lad_tf.precision import dtype_policy, native_bfloat16, resolve_precision
 from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
+from lad_tf.own_model import check_fits_data
 from lad_tf.report import write_report
 
 STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
@@ -85,6 +86,10 @@ class Pipeline:
         export_base: TF Serving base folder (else the recipe's).
         resume: reuse the artifacts of finished stages.
         strategy: "default", "mirrored" or "multi-worker" (see lad_tf.distribute).
+        model: the provider's own classifier (a `LatentClassifier`, e.g. the
+            `CutClassifier` of `lad_tf.own_model.cut_model`), used as the
+            original model instead of training the recipe's classifier.
+        model_info: what `cut_model` reports about it (recorded in the run).
     """
 
     ARTIFACTS = {
@@ -98,7 +103,8 @@ class Pipeline:
     }
 
     def __init__(self, run_dir: Path, recipe: Recipe, data_dir=None, export_base=None,
-                 resume: bool = False, strategy: str = "default"):
+                 resume: bool = False, strategy: str = "default", model=None,
+                 model_info: dict | None = None):
         self.strategy = make_strategy(strategy)
         self.multi_worker = strategy == "multi-worker"
         self.chief = is_chief(self.strategy)
@@ -110,9 +116,13 @@ class Pipeline:
         self.resume = resume
         self.export_base = export_base or recipe.export.base
         self.data = load_recipe_data(recipe.data, data_dir)
+        self.provided, self.provided_info = model, dict(model_info or {})
         # Fail before any training (and before the run directory exists) when
-        # the recipe's models cannot take these images.
-        self._new_generator(self._new_classifier().latent_dim)
+        # the models cannot take these images.
+        if model is not None:
+            check_fits_data(model, self.data.num_classes, self.data.image_shape, self.data.name)
+        self._new_generator(model.latent_dim if model is not None
+                            else self._new_classifier().latent_dim)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "metrics").mkdir(exist_ok=True)
         _write_json(self.run_dir / "recipe.json", recipe.to_dict())
@@ -194,6 +204,8 @@ class Pipeline:
                                           latent_dim=latent_dim, **cfg.model_args)
 
     def stage_classifier(self) -> dict:
+        if self.provided is not None:
+            return self._use_provided()
         cfg = self.recipe.classifier
         steps = -(-len(self.data.y_train) // cfg.batch_size)
         with self.strategy.scope(), dtype_policy(cfg.precision):
@@ -207,6 +219,29 @@ class Pipeline:
         self.classifier = model
         provider_acc = accuracy(model, self.data.x_provider, self.data.y_provider)
         return {"provider_accuracy": float(provider_acc), "parameters": int(model.count_params())}
+
+    def _use_provided(self) -> dict:
+        """The provider's model becomes the run's original classifier, untrained.
+
+        It is saved as classifier.keras and read back, so that every later
+        stage (and a resumed run) uses the file, checked to answer as the
+        model did."""
+        info = self.provided_info
+        log(f"classifier: using your model {info.get('source', self.provided.name)} as the "
+            "original (not trained; the recipe's classifier section is unused)")
+        _save_keras(self.provided, self.artifact("classifier"))
+        self.load_classifier()
+        x = self.data.x_provider[:64]
+        before = np.asarray(self.provided(x, training=False))
+        saved = float(np.max(np.abs(np.asarray(self.classifier(x, training=False)) - before)))
+        if not saved <= 1e-5 * max(1.0, float(np.max(np.abs(before)))):
+            raise LadError(f"your model answers differently after saving as classifier.keras "
+                           f"(max abs logit difference {saved:.3g}); make its layers serialize "
+                           "(get_config) and run again")
+        provider_acc = accuracy(self.classifier, self.data.x_provider, self.data.y_provider)
+        log(f"classifier: your model's provider-split accuracy {provider_acc:.4f}")
+        return {"provided": info, "provider_accuracy": float(provider_acc),
+                "parameters": int(self.classifier.count_params())}
 
     def load_classifier(self):
         self.classifier = keras.models.load_model(self.artifact("classifier"))

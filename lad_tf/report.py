@@ -58,7 +58,15 @@ def render_markdown(report: dict, recipe) -> str:
         "",
     ]
     if "classifier" in st:
-        lines.append(f"- Classifier: provider-split accuracy {_pct(st['classifier'].get('provider_accuracy'))}.")
+        own = st["classifier"].get("provided")
+        source = ""
+        if own:
+            cut = f" cut at `{own['latent_layer']}`" if own.get("latent_layer") else ""
+            stripped = (f", final {own['stripped_activation']} stripped"
+                        if own.get("stripped_activation") else "")
+            source = f"your model `{own['source']}`{cut} (not trained{stripped}); "
+        lines.append(f"- Classifier: {source}provider-split accuracy "
+                     f"{_pct(st['classifier'].get('provider_accuracy'))}.")
     if "generator" in st:
         g = st["generator"]
         paper = (" (paper, MNIST after 1000 epochs: 0.00757 / 0.00765)"

@@ -1,0 +1,206 @@
+"""The Python entry point: harden a Keras classifier with one call.
+
+    import keras, lad_tf
+    model = keras.models.load_model("my_cnn.keras")           # or build and train one
+    hardened, report, run_dir = lad_tf.harden_model(
+        model, dataset="digits", latent_layer="fc1", method="lad")
+
+`python -m lad_tf.harden` is a thin layer over `harden_model`: the flags map
+one to one onto its arguments. Heavy imports (TensorFlow) happen inside the
+functions, so `import lad_tf` and `--help` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from lad_tf.errors import LadError
+
+
+class HardenResult(NamedTuple):
+    """What `harden_model` returns (a tuple: `model, report, run_dir = ...`).
+
+    model: the hardened Keras classifier (logits), or None when the run
+        stopped before the harden stage.
+    report: report.json of the run (every stage's numbers), or
+        {"stages": ..., "stopped_after": stage} for a run stopped early.
+    run_dir: the run directory (artifacts, TensorBoard logs, report.md).
+    """
+
+    model: Any
+    report: dict
+    run_dir: Path
+
+
+def resolve_run_dir(run_dir, dataset: str, resume: bool) -> Path:
+    """`run_dir`, else the newest runs/<dataset>-* (resume), else a new runs/<dataset>-<time>."""
+    if run_dir:
+        return Path(run_dir)
+    runs = sorted(Path("runs").glob(f"{dataset}-*")) if resume else []
+    if runs:
+        return runs[-1]
+    return Path("runs") / f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_run_dir(dataset: str, recipe_path, overrides: list[str], run_dir, resume: bool):
+    """Resolves the recipe and the run directory; refuses to overwrite a run.
+
+    Returns: (run directory, `Recipe`); on resume, the run's own recipe.
+    """
+    from lad_tf.config import load_recipe, recipe_from_dict
+
+    recipe = load_recipe(dataset, recipe_path, overrides)
+    run_dir = resolve_run_dir(run_dir, dataset, resume)
+    saved = run_dir / "recipe.json"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not resume:
+            raise LadError(f"run directory {run_dir} already exists; pass --resume to continue "
+                           "it, or --run-dir NEW_DIR to start a new run")
+        if saved.is_file():
+            previous = recipe_from_dict(json.loads(saved.read_text()))
+            if (overrides or recipe_path) and previous != recipe:
+                raise LadError(f"--set/--recipe change the recipe of {run_dir}; resume without "
+                               "them, or start a new run with --run-dir NEW_DIR")
+            recipe = previous
+    return run_dir, recipe
+
+
+def _as_overrides(overrides, method) -> list[str]:
+    """`--set` strings from a list of them or a {"section.key": value} dict, plus `method`."""
+    if overrides is None:
+        out = []
+    elif isinstance(overrides, dict):
+        out = [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    else:
+        out = [str(o) for o in overrides]
+    if method:
+        methods = [method] if isinstance(method, str) else list(method)
+        methods = [m.strip() for text in methods for m in text.split(",") if m.strip()]
+        out.append("hardening.methods=" + json.dumps(methods))
+    return out
+
+
+def _load_own_model(model, latent_layer):
+    """(classifier, info) for a model object or a .keras path (see lad_tf.own_model)."""
+    from lad_tf.own_model import cut_model, file_sha256, load_model_file
+
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        loaded = load_model_file(path)
+        classifier, info = cut_model(loaded, latent_layer, source=str(path), copy=False)
+        info["sha256"] = file_sha256(path)
+        return classifier, info
+    if latent_layer is not None and not isinstance(latent_layer, str):
+        raise LadError(f"latent_layer must be a layer name. Received: {latent_layer!r}")
+    return cut_model(model, latent_layer)
+
+
+def _check_resumed_model(run_dir: Path, info: dict | None):
+    """On resume: the run's recorded own model must be the one given (or none)."""
+    record = run_dir / "metrics" / "classifier.json"
+    recorded = json.loads(record.read_text()).get("provided") if record.is_file() else None
+    if info is None:
+        if recorded and not (run_dir / "classifier.keras").is_file():
+            raise LadError(f"{run_dir} hardens your model {recorded['source']}; resume with "
+                           f"--model {recorded['source']} --latent-layer {recorded['latent_layer']}")
+        return
+    if recorded is None and (run_dir / "classifier.keras").is_file():
+        raise LadError(f"{run_dir} trained its own classifier; resume it without --model, or "
+                       "start a new run with --run-dir NEW_DIR")
+    if recorded and (recorded.get("sha256") != info.get("sha256")
+                     or recorded.get("latent_layer") != info.get("latent_layer")):
+        raise LadError(f"{run_dir} hardens {recorded['source']} cut at "
+                       f"{recorded['latent_layer']!r}, not this model / layer; resume with the "
+                       "same --model and --latent-layer, or start a new run with --run-dir NEW_DIR")
+
+
+def describe_cut(info: dict) -> list[str]:
+    """Lines that say how the provider's model was cut and checked."""
+    if info.get("latent_layer") is None:
+        return [f"model: {info['source']} ({info['kind']}) defines features() / head(); "
+                f"latent width {info['latent_dim']}"]
+    shape = info["latent_shape"]
+    flat = "" if len(shape) == 1 else f", flattened to {info['latent_dim']}"
+    lines = [f"model: {info['source']} ({info['kind']}) cut at {info['latent_layer']!r}: "
+             f"phi -> latent {shape}{flat}; f_p -> {info['num_classes']} logits"]
+    if info["stripped_activation"]:
+        lines.append(f"model: stripped the final {info['stripped_activation']}, so attacks and "
+                     "losses see logits (the export serves logits and probabilities)")
+    check = info["check"]
+    text = (f"model: check head(features(x)) == model(x) on {check['examples']} random images: "
+            f"max abs logit difference {check['max_abs_logit_difference']:.3g} "
+            f"(tolerance {check['logit_tolerance']:.3g})")
+    if "max_abs_probability_difference" in check:
+        text += (f", probabilities {check['max_abs_probability_difference']:.3g} "
+                 f"(tolerance {check['probability_tolerance']:.3g})")
+    return lines + [text]
+
+
+def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | None = None,
+                 method=None, run_dir=None, recipe: str | None = None, overrides=None,
+                 data_dir: str | None = None, export_base: str | None = None,
+                 resume: bool = False, stop_after: str | None = None,
+                 strategy: str = "default") -> HardenResult:
+    """Hardens a classifier with LAD, evaluates it and exports it for TF Serving.
+
+    Args:
+        model: your classifier: a Keras 3 Functional / Sequential model or the
+            path of its `.keras` file, taking float32 images [B, H, W, C] in
+            [0, 1] (put any rescaling inside the model) and returning [B, K]
+            logits or probabilities (a final softmax / sigmoid is stripped);
+            or a `LatentClassifier`. None: train the recipe's zoo classifier.
+        dataset: zoo entry whose data and recipe are used (zoo/<dataset>/recipe.json);
+            its images must have your model's input shape and its classes
+            your model's K outputs (K = 1: one sigmoid logit for two classes).
+        latent_layer: name of the layer whose output is the latent z (phi
+            ends there, f_p is the rest); a conv layer's output is flattened.
+        method: defence(s) to build, e.g. "lad" or ["lad", "pgd-at"]; the
+            first is exported (default: the recipe's hardening.methods).
+        run_dir: run directory (default: runs/<dataset>-<time>).
+        recipe: a recipe JSON file instead of the zoo's.
+        overrides: recipe changes, ["generator.epochs=2", ...] or
+            {"generator.epochs": 2, ...}.
+        data_dir, export_base, resume, stop_after, strategy: as the CLI's
+            --data-dir, --export-base, --resume, --stop-after, --strategy.
+
+    Returns:
+        HardenResult(model, report, run_dir).
+
+    Raises:
+        LadError: a problem with the input (model, layer, data, recipe, run
+            directory), raised before anything is trained or written.
+    """
+    overrides = _as_overrides(overrides, method)
+    if model is None and latent_layer is not None:
+        raise LadError("--latent-layer needs --model PATH (Python: model=...); the zoo's "
+                       "classifiers define their own latent layer")
+    if model is not None and not any(o.startswith("export.name=") for o in overrides):
+        stem = Path(model).stem if isinstance(model, (str, Path)) else getattr(model, "name", "")
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(stem)).strip("._") or "model"
+        recipe_name = dataset if recipe is None else Path(recipe).stem
+        overrides = [*overrides, "export.name=" + json.dumps(f"{stem}_{recipe_name}_lad")]
+    run_dir, resolved = prepare_run_dir(dataset, recipe, overrides, run_dir, resume)
+    provided, info = (None, None) if model is None else _load_own_model(model, latent_layer)
+    if resume:
+        _check_resumed_model(run_dir, info)
+
+    from lad_tf.monitoring import log
+
+    for line in describe_cut(info) if info is not None else ():
+        log(line)
+
+    from lad_tf.pipeline import Pipeline
+
+    pipeline = Pipeline(run_dir, resolved, data_dir=data_dir, export_base=export_base,
+                        resume=resume, strategy=strategy, model=provided, model_info=info)
+    pipeline.run(stop_after=stop_after)
+    report_path = pipeline.run_dir / "report.json"
+    if stop_after is None and report_path.is_file():
+        report = json.loads(report_path.read_text())
+    else:
+        report = {"stages": pipeline.metrics, "stopped_after": stop_after}
+    return HardenResult(getattr(pipeline, "hardened", None), report, pipeline.run_dir)
