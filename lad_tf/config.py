@@ -119,8 +119,10 @@ class BaselinesConfig:
 @dataclasses.dataclass(frozen=True)
 class DefenceConfig:
     """The training budget of one adversarial-training defence (its own
-    recipe section: pgd_at, trades, fast_at, lad_fast, lad_pgd). Every
-    defence fine-tunes the original model; `epochs` is a ceiling, the
+    recipe section: pgd_at, trades, fast_at, lad_fast, lad_pgd). `init`
+    "original" fine-tunes the original model; "scratch" trains the same
+    architecture from fresh weights (LAD's generated images are images, so
+    the hybrids keep their second term). `epochs` is a ceiling, the
     validation split (`selection`) picks the epoch kept."""
 
     epochs: int = 10
@@ -136,6 +138,7 @@ class DefenceConfig:
     beta: float = 1.0  # trades: weight of the KL term
     nfgsm: bool = False  # fast-at, lad+fast: N-FGSM instead of FGSM with a random start
     steps_per_epoch: typing.Optional[int] = None  # cap (smoke runs); None: a full pass
+    init: str = "original"  # or scratch: fresh weights of the original's architecture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,6 +324,8 @@ def _validate_defences(r: Recipe):
         _check(d.schedule in ("constant", "cosine"),
                f"{name}.schedule must be constant or cosine. Received: {d.schedule!r}")
         _check(0 <= d.alpha <= 1, f"{name}.alpha must be in [0, 1]. Received: {d.alpha}")
+        _check(d.init in ("original", "scratch"),
+               f"{name}.init must be original or scratch. Received: {d.init!r}")
         for key in ("eps", "eps_ramp_epochs", "step_size", "beta", "learning_rate"):
             _check(getattr(d, key) >= 0, f"{name}.{key} must be >= 0. Received: {getattr(d, key)}")
         _check(_positive_int_or_none(d.steps_per_epoch),

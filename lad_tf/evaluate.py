@@ -219,11 +219,14 @@ class RunEvaluation:
         data: its `DatasetSplits`.
         quick: evaluate on a few images (QUICK), writing `evaluation-quick.json`.
         summaries: a `RunSummaries` for figures (PNG + TensorBoard), or None.
+        methods: the methods to evaluate beside the original; None: all of
+            `hardening.methods`.
     """
 
     def __init__(self, run_dir: Path, recipe, data, quick: bool = False, summaries=None,
-                 log=print):
+                 log=print, methods=None):
         self.run_dir, self.recipe, self.data, self.log = Path(run_dir), recipe, data, log
+        self.methods = tuple(recipe.hardening.methods if methods is None else methods)
         cfg = recipe.evaluation
         if quick:
             cfg = dataclasses.replace(cfg, **{k: v for k, v in QUICK.items()
@@ -236,9 +239,10 @@ class RunEvaluation:
 
     # -- models ------------------------------------------------------------------------
     def model_files(self) -> dict[str, Path]:
-        """original, then every method's model that exists, in recipe order."""
+        """original, then every method's model that exists, in recipe order
+        (only `methods` where given)."""
         files = {"original": self.run_dir / "classifier.keras"}
-        for method in self.recipe.hardening.methods:
+        for method in (m for m in self.recipe.hardening.methods if m in self.methods):
             path = self.run_dir / "methods" / f"{method}.keras"
             if path.is_file():
                 files[method] = path
@@ -810,10 +814,14 @@ def parse_args(argv=None):
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="evaluation.KEY=VALUE",
                         help="override an evaluation setting, e.g. --set evaluation.cw_per_class=5")
+    parser.add_argument("--method", default=None, metavar="NAME[,NAME...]",
+                        help="evaluate the original and only these of the run's methods "
+                             "(default: every trained method); results of the others stay "
+                             "cached but out of this report")
     return parser.parse_args(argv)
 
 
-def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=()) -> dict:
+def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=(), methods=None) -> dict:
     from lad_tf.config import apply_overrides, recipe_from_dict
     from lad_tf.data import load_dataset
     from lad_tf.monitoring import RunSummaries, log
@@ -827,12 +835,18 @@ def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=()) -> dict:
     if bad:
         raise LadError(f"--set may only change evaluation settings here. Received: {bad}")
     recipe = recipe_from_dict(apply_overrides(json.loads(saved.read_text()), list(overrides)))
+    if methods is not None:
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+        unknown = [m for m in methods if m not in recipe.hardening.methods]
+        if unknown or not methods:
+            raise LadError(f"--method names {unknown or 'nothing'}, but this run trains "
+                           f"{list(recipe.hardening.methods)}; pass some of those, comma-separated")
     d = recipe.data
     data = load_dataset(d.dataset, data_dir=data_dir, provider_fraction=d.provider_fraction,
                         seed=d.seed, use_tfds=d.use_tfds, image_size=d.image_size,
                         channels=d.channels, max_images=d.max_images)
     evaluation = RunEvaluation(run_dir, recipe, data, quick=quick, summaries=RunSummaries(run_dir),
-                               log=log)
+                               log=log, methods=methods)
     result = evaluation.run()
     seconds = method_seconds(run_dir)
     name = "robustness-quick.md" if quick else "robustness.md"
@@ -868,7 +882,7 @@ def seconds_from_metrics(metrics: dict) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        evaluate_run_dir(args.run_dir, args.quick, args.data_dir, args.overrides)
+        evaluate_run_dir(args.run_dir, args.quick, args.data_dir, args.overrides, args.method)
         return 0
     except LadError as exc:
         print(f"error: {exc}", file=sys.stderr)

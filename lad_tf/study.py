@@ -121,6 +121,9 @@ def study_figure(rows: list[dict]) -> np.ndarray:
 
 
 def run_study(run_dir, names=None) -> dict:
+    import lad_tf.attention_svm  # noqa: F401 (registers AttentionSVM for loading)
+    import lad_tf.models  # noqa: F401 (registers the model classes)
+
     run_dir = Path(run_dir)
     recipe, data = _load(run_dir)
     pieces = tuple(keras.models.load_model(run_dir / n)

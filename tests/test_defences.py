@@ -149,3 +149,25 @@ def test_one_logit_defences_train_with_a_logit_accuracy():
     model.evaluate(x, y, verbose=0)
     clean = model.get_metrics_result()["clean_accuracy"]
     assert float(clean) == pytest.approx(np.mean((np.asarray(classifier(x))[:, 0] > 0) == y))
+
+
+def test_scratch_init_keeps_the_architecture_and_draws_fresh_weights(trained_lenet):
+    """`init: scratch`: same class and weight shapes, none of the trained values."""
+    from lad_tf.defences.trainer import fresh_copy
+
+    fresh = fresh_copy(trained_lenet, seed=0)
+    assert type(fresh) is type(trained_lenet)
+    trained, new = trained_lenet.get_weights(), fresh.get_weights()
+    assert [w.shape for w in new] == [w.shape for w in trained]
+    kernels = [i for i, w in enumerate(trained) if w.ndim > 1]
+    assert all(not np.allclose(new[i], trained[i]) for i in kernels)
+    again = fresh_copy(trained_lenet, seed=0).get_weights()  # seeded: reproducible
+    assert all(np.allclose(a, b, atol=0.0) for a, b in zip(again, new))
+
+
+def test_recipe_refuses_an_unknown_init():
+    from lad_tf.config import recipe_from_dict
+    from lad_tf.errors import LadError
+
+    with pytest.raises((LadError, ValueError), match="init must be original or scratch"):
+        recipe_from_dict({"lad_pgd": {"init": "pretrained"}})

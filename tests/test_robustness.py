@@ -165,6 +165,31 @@ def test_evaluate_command_quick_keeps_the_full_results(methods_run):
     assert json.loads((run_dir / "evaluation-quick.json").read_text())["models"] == quick["models"]
 
 
+def test_evaluate_method_limits_the_report_to_the_named_models(methods_run):
+    cwd, run_dir, _ = methods_run
+    result = run_module("lad_tf.evaluate", str(run_dir), "--quick", "--method", "pgd-at",
+                        cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    quick = json.loads((run_dir / "evaluation-quick.json").read_text())
+    assert list(quick["models"]) == ["original", "pgd-at"]
+    result = run_module("lad_tf.evaluate", str(run_dir), "--quick", "--method", "pgd-at,mart",
+                        cwd=cwd)
+    assert result.returncode == 2 and "--method names ['mart']" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_study_command_runs_a_variant_on_the_validation_split(methods_run):
+    """`python -m lad_tf.study` in a fresh process (it must register the
+    model classes itself) scores one variant and draws its figure."""
+    cwd, run_dir, _ = methods_run
+    result = run_module("lad_tf.study", str(run_dir), "--variant", "recipe", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = json.loads((run_dir / "study.json").read_text())
+    assert study["split"] == "validation" and [r["variant"] for r in study["variants"]] == ["recipe"]
+    assert 0 <= study["variants"][0]["validation"]["pgd20"] <= 1
+    assert (run_dir / "figures" / "lad_study.png").stat().st_size > 5000
+
+
 def test_hardening_examples_never_come_from_the_test_split(methods_run):
     """The LAD set's sources index the provider split; none of those images is
     one the evaluation attacks."""

@@ -25,6 +25,15 @@ from lad_tf.hardening import hardening_dataset, paired_dataset
 from lad_tf.sampling import balanced_subset, targeted_subset
 
 
+def fresh_copy(model: keras.Model, seed: int) -> keras.Model:
+    """The architecture of `model` (its config) with freshly initialised weights."""
+    keras.utils.set_random_seed(seed)
+    copy = model.__class__.from_config(model.get_config())
+    shape = model.get_build_config()["input_shape"]
+    copy(keras.ops.zeros((1, *shape[1:]), "float32"))  # builds the weights
+    return copy
+
+
 def make_optimizer(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """The section's optimizer: SGD with momentum or Adam, constant or cosine-decayed."""
     rate = cfg.learning_rate
@@ -124,7 +133,9 @@ class DefenceTrainer:
                                folder=self.selection_folder(stage), log=self.log)
 
     def build(self, name: str, model=None, stage: str | None = None):
-        """Trains method `name` from a fresh copy of the original (or `model`);
+        """Trains method `name` from a copy of the original (or `model`), or
+        from fresh weights of its architecture where the section says
+        `init: scratch`;
         `stage` names its backup and TensorBoard folders (default harden-NAME).
 
         Returns:
@@ -135,6 +146,8 @@ class DefenceTrainer:
         cfg = getattr(self.recipe, spec.section)
         start = time.perf_counter()
         model = model or self.original()
+        if getattr(cfg, "init", "original") == "scratch":
+            model = fresh_copy(model, self.recipe.data.seed)
         info = {"method": name, "title": spec.title, "description": spec.description,
                 "section": spec.section}
         data, steps = self._dataset(spec, cfg, model, info)
