@@ -4,6 +4,8 @@
     model = keras.models.load_model("my_cnn.keras")           # or build and train one
     hardened, report, run_dir = lad_tf.harden_model(
         model, dataset="digits", latent_layer="fc1", method="lad")
+    # your own images: a folder of class sub-folders, or an .npz with x / y
+    lad_tf.harden_model(model, dataset="digits", latent_layer="fc1", data="my_images/")
 
 `python -m lad_tf.harden` is a thin layer over `harden_model`: the flags map
 one to one onto its arguments. Heavy imports (TensorFlow) happen inside the
@@ -141,7 +143,7 @@ def describe_cut(info: dict) -> list[str]:
 
 
 def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | None = None,
-                 method=None, run_dir=None, recipe: str | None = None, overrides=None,
+                 data=None, method=None, run_dir=None, recipe: str | None = None, overrides=None,
                  data_dir: str | None = None, export_base: str | None = None,
                  resume: bool = False, stop_after: str | None = None,
                  strategy: str = "default") -> HardenResult:
@@ -156,6 +158,13 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
         dataset: zoo entry whose data and recipe are used (zoo/<dataset>/recipe.json);
             its images must have your model's input shape and its classes
             your model's K outputs (K = 1: one sigmoid logit for two classes).
+            With `data`, only its recipe (budgets, models) is used.
+        data: your own images instead of the zoo entry's: a folder with one
+            sub-folder of PNG / JPEG images per class (the layout of
+            `keras.utils.image_dataset_from_directory`; its training split is
+            streamed from disk) or an `.npz` with x / y (or x_train / y_train
+            / x_test / y_test); resized and converted to the model's input.
+            See lad_tf.data.own_data.
         latent_layer: name of the layer whose output is the latent z (phi
             ends there, f_p is the rest); a conv layer's output is flattened.
         method: defence(s) to build, e.g. "lad" or ["lad", "pgd-at"]; the
@@ -196,7 +205,8 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
     from lad_tf.pipeline import Pipeline
 
     pipeline = Pipeline(run_dir, resolved, data_dir=data_dir, export_base=export_base,
-                        resume=resume, strategy=strategy, model=provided, model_info=info)
+                        resume=resume, strategy=strategy, model=provided, model_info=info,
+                        data=data)
     pipeline.run(stop_after=stop_after)
     report_path = pipeline.run_dir / "report.json"
     if stop_after is None and report_path.is_file():

@@ -3,7 +3,9 @@
 
 The classifier is the recipe's zoo model, trained here, or your own Keras
 model (`--model PATH.keras --latent-layer NAME`, see lad_tf.own_model), used
-as it is. The command is a thin layer over `lad_tf.harden_model` (lad_tf.api).
+as it is. The data is the recipe's dataset, or your own images (`--data
+PATH`: an image folder or an .npz, see lad_tf.data.own_data). The command is
+a thin layer over `lad_tf.harden_model` (lad_tf.api).
 
 Every stage writes its artifact into one run directory; with `--resume` a
 stage whose artifact exists is loaded instead of recomputed (and every stage
@@ -32,6 +34,7 @@ examples:
   python -m lad_tf.harden --dataset mnist --resume --run-dir runs/mnist-20261124-120000
   python -m lad_tf.harden --dataset mnist --method lad,fgsm-ft,pgd-at,lad+pgd
   python -m lad_tf.harden --model my_cnn.keras --latent-layer fc1 --dataset digits
+  python -m lad_tf.harden --data my_images/ --dataset digits   # your images, digits budgets
   python -m lad_tf.evaluate runs/mnist-20261124-120000 --quick
   tensorboard --logdir runs/
 """
@@ -46,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dataset", default="digits",
                         help="zoo entry to run: its recipe is zoo/<dataset>/recipe.json "
                              "(default: digits, the embedded demo that needs no download); "
-                             "with --model, the data and budgets your model is hardened with")
+                             "with --model, the data and budgets your model is hardened with; "
+                             "with --data, only the recipe (budgets, models)")
     parser.add_argument("--model", default=None, metavar="PATH.keras",
                         help="harden your own Keras 3 Functional or Sequential classifier "
                              "(float32 images in [0, 1] -> logits or softmax / sigmoid "
@@ -56,6 +60,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="with --model: the layer whose output is the latent z; the model "
                              "is cut there into phi (input -> z) and f_p (the rest); a conv "
                              "layer's output is flattened")
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="your own images instead of the dataset's: a folder with one "
+                             "sub-folder of PNG / JPEG images per class (classes: the folder "
+                             "names, sorted; the training split streams from disk) or an .npz "
+                             "with x / y (or x_train / y_train / x_test / y_test); images are "
+                             "resized and converted to what the model takes")
     parser.add_argument("--recipe", help="a recipe JSON file to use instead of the zoo's")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",
@@ -96,7 +106,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     run_dir = resolve_run_dir(args.run_dir, args.dataset, args.resume)
     try:
-        harden_model(args.model, args.dataset, latent_layer=args.latent_layer,
+        harden_model(args.model, args.dataset, latent_layer=args.latent_layer, data=args.data,
                      recipe=args.recipe, overrides=args.overrides, run_dir=run_dir,
                      data_dir=args.data_dir, export_base=args.export_base, resume=args.resume,
                      stop_after=args.stop_after, strategy=args.strategy)

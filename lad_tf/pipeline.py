@@ -18,6 +18,7 @@ from lad_tf.batching import batched
 from lad_tf.boundary import GeneratedSet, generate
 from lad_tf.config import Recipe
 from lad_tf.data import load_recipe_data
+from lad_tf.data.own_data import check_same_source, load_own_data
 from lad_tf.distribute import fit_multi_worker, is_chief, make_strategy
 from lad_tf.errors import LadError
 from lad_tf.evaluate import RunEvaluation, accuracy
@@ -90,6 +91,9 @@ class Pipeline:
             `CutClassifier` of `lad_tf.own_model.cut_model`), used as the
             original model instead of training the recipe's classifier.
         model_info: what `cut_model` reports about it (recorded in the run).
+        data: your own data, an image folder or an .npz (lad_tf.data.own_data),
+            used instead of the recipe's dataset; recorded in data.json. On
+            resume, None means the run's recorded data.
     """
 
     ARTIFACTS = {
@@ -104,7 +108,7 @@ class Pipeline:
 
     def __init__(self, run_dir: Path, recipe: Recipe, data_dir=None, export_base=None,
                  resume: bool = False, strategy: str = "default", model=None,
-                 model_info: dict | None = None):
+                 model_info: dict | None = None, data=None):
         self.strategy = make_strategy(strategy)
         self.multi_worker = strategy == "multi-worker"
         self.chief = is_chief(self.strategy)
@@ -115,7 +119,7 @@ class Pipeline:
         self.recipe = recipe
         self.resume = resume
         self.export_base = export_base or recipe.export.base
-        self.data = load_recipe_data(recipe.data, data_dir)
+        self.data, self.data_record = self._load_data(data, data_dir, model)
         self.provided, self.provided_info = model, dict(model_info or {})
         # Fail before any training (and before the run directory exists) when
         # the models cannot take these images.
@@ -126,9 +130,36 @@ class Pipeline:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "metrics").mkdir(exist_ok=True)
         _write_json(self.run_dir / "recipe.json", recipe.to_dict())
+        if self.data_record is not None:
+            _write_json(self.run_dir / "data.json", self.data_record)
         self.summaries = RunSummaries(self.run_dir)
         self.metrics: dict[str, dict] = {}
         keras.utils.set_random_seed(recipe.data.seed)
+
+    def _load_data(self, data, data_dir, model):
+        """(DatasetSplits, record of your data or None): your data, else the recipe's.
+
+        A resumed run keeps its data: without `data` it reads the recorded
+        source again, and any other data (or a switch between your data and
+        the recipe's) is refused, before anything is written."""
+        record_path = self.run_dir / "data.json"
+        recorded = (json.loads(record_path.read_text())
+                    if self.resume and record_path.is_file() else None)
+        started = self.resume and (self.run_dir / "metrics").is_dir()
+        if data is None and recorded:
+            data = recorded["path"]
+            log(f"data: resuming with the run's data {data}")
+        elif data is not None and started and recorded is None:
+            raise LadError(f"{self.run_dir} was made from the recipe's dataset "
+                           f"{self.recipe.data.dataset!r}; resume it without --data, or start a "
+                           "new run with --run-dir NEW_DIR")
+        if data is None:
+            return load_recipe_data(self.recipe.data, data_dir), None
+        splits, record = load_own_data(data, self.recipe.data,
+                                       None if model is None else model.image_shape, log=log)
+        if recorded:
+            check_same_source(recorded, record, self.run_dir)
+        return splits, record
 
     # -- bookkeeping -----------------------------------------------------------------
     def artifact(self, stage: str) -> Path:
@@ -262,12 +293,21 @@ class Pipeline:
         precision = resolve_precision(cfg.precision)
         log(f"generator: computing in {precision} (recipe: {cfg.precision}"
             + (f"; {native_bfloat16()[1]})" if cfg.precision == "auto" else ")"))
-        log(f"generator: encoding {len(self.data.x_train)} training images with the frozen phi")
-        z_train = self._latents(self.data.x_train)
+        if self.data.streamed:  # phi encodes each batch as it is read from disk
+            log(f"generator: streaming {len(self.data.y_train)} training images from disk, "
+                "encoded by the frozen phi batch by batch")
+            phi = self.classifier.features
+            train = self.data.dataset("train", cfg.batch_size, shuffle=True,
+                                      seed=self.recipe.data.seed).map(
+                lambda x, y: (phi(x, training=False), x))
+        else:
+            log(f"generator: encoding {len(self.data.y_train)} training images with the "
+                "frozen phi")
+            z_train = self._latents(self.data.x_train)
+            train = (tf.data.Dataset.from_tensor_slices((z_train, self.data.x_train))
+                     .shuffle(len(z_train), seed=self.recipe.data.seed).batch(cfg.batch_size)
+                     .prefetch(tf.data.AUTOTUNE))
         z_provider = self._latents(self.data.x_provider)
-        train = (tf.data.Dataset.from_tensor_slices((z_train, self.data.x_train))
-                 .shuffle(len(z_train), seed=self.recipe.data.seed).batch(cfg.batch_size)
-                 .prefetch(tf.data.AUTOTUNE))
         self._fit("generator", generator, train, cfg.epochs,
                   validation_data=(z_provider, self.data.x_provider))
         _save_keras(generator, self.artifact("generator"))
@@ -275,11 +315,22 @@ class Pipeline:
         decode = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
         x_test = self.data.x_test
         recon_test = batched(decode, self._latents(x_test), 500)
-        recon_train = batched(decode, z_train[:10000], 500)
+        if self.data.streamed:  # the first 10,000 training images, read again in batches
+            squares, count = 0.0, 0
+            for x, _ in self.data.dataset("train", 500).take(20):
+                x = x.numpy()
+                squares += float(np.sum((batched(decode, self._latents(x), 500) - x) ** 2,
+                                        dtype=np.float64))
+                count += len(x)
+            train_mse = squares / (count * int(np.prod(self.data.image_shape)))
+        else:
+            count = min(10000, len(z_train))
+            recon_train = batched(decode, z_train[:10000], 500)
+            train_mse = float(np.mean((recon_train - self.data.x_train[:10000]) ** 2))
         result = {
-            "train_mse": float(np.mean((recon_train - self.data.x_train[:10000]) ** 2)),
+            "train_mse": float(train_mse),
             "test_mse": float(np.mean((recon_test - x_test) ** 2)),
-            "train_mse_examples": int(min(10000, len(z_train))),
+            "train_mse_examples": int(count),
             "precision": precision,
         }
         log(f"generator: reconstruction MSE train {result['train_mse']:.5f}, "

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from lad_tf.data.image_files import ImageFiles
 from lad_tf.errors import LadError
 
 SPLITS: tuple[str, ...] = ("train", "validation", "provider", "test")
@@ -55,6 +56,11 @@ class RawData:
 class DatasetSplits:
     """A dataset split into train / provider / test parts, ready for training.
 
+    Every split is held in memory as arrays, except the training split of a
+    folder of image files (`lad_tf.data.own_data`): then `train_files` reads
+    it from disk batch by batch, `x_train` is None, and `dataset("train")` /
+    `examples("train")` stream it (`streamed` is True).
+
     Attributes:
         name: Registered dataset name, e.g. "mnist".
         source: Human-readable origin, e.g. "tfds:mnist", "file:/x/mnist.npz".
@@ -78,6 +84,10 @@ class DatasetSplits:
         y_validation: int64 [V].
         validation_fraction: Fraction of the non-provider training data in
             the validation part (0: none).
+        train_files: `ImageFiles` of the training split when it streams from
+            disk (then `x_train` is None), else None.
+        class_names: Name of each class 0..K-1 when the data names them
+            (e.g. the sub-folders of an image folder), else ().
     """
 
     name: str
@@ -95,12 +105,24 @@ class DatasetSplits:
     x_validation: Optional[np.ndarray] = None
     y_validation: Optional[np.ndarray] = None
     validation_fraction: float = 0.0
+    train_files: Optional[ImageFiles] = None
+    class_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.x_validation is None:  # no validation split: an empty one
-            object.__setattr__(self, "x_validation", self.x_train[:0])
-            object.__setattr__(self, "y_validation", self.y_train[:0])
+            object.__setattr__(self, "x_validation", self.x_test[:0])
+            object.__setattr__(self, "y_validation", self.y_test[:0])
+        if self.streamed:
+            files = self.train_files
+            if self.x_train is not None or not np.array_equal(files.labels, self.y_train):
+                raise ValueError("a streamed training split has x_train None and y_train equal "
+                                 "to train_files.labels")
+            if tuple(files.image_shape) != tuple(self.image_shape):
+                raise ValueError(f"train_files make {files.image_shape} images, not "
+                                 f"{self.image_shape}")
         for split in SPLITS:
+            if split == "train" and self.streamed:
+                continue
             x, y = self.arrays(split)
             if x.dtype != np.float32 or y.dtype != np.int64:
                 raise ValueError(f"{split}: want float32 images and int64 labels, "
@@ -109,6 +131,11 @@ class DatasetSplits:
                 raise ValueError(f"{split}: images {x.shape} / labels {y.shape} do "
                                  f"not match image_shape {self.image_shape}")
 
+    @property
+    def streamed(self) -> bool:
+        """True when the training split is read from image files, batch by batch."""
+        return self.train_files is not None
+
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Returns (images float32 [N, H, W, C] in [0, 1], labels int64 [N]).
 
@@ -116,11 +143,35 @@ class DatasetSplits:
             split: One of "train", "validation", "provider", "test".
 
         Raises:
-            ValueError: `split` is not one of those.
+            ValueError: `split` is not one of those, or it is the streamed
+                training split (use `dataset` or `examples`).
         """
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {list(SPLITS)}")
+        if split == "train" and self.streamed:
+            raise ValueError(f"the training split of {self.source} streams from its files and "
+                             "is never held in memory; use dataset('train', ...) or "
+                             "examples('train', ...)")
         return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+
+    def examples(self, split: str, shuffle: bool = False, seed: int = 0,
+                 buffer: Optional[int] = None) -> tf.data.Dataset:
+        """Unbatched (image float32 [H, W, C] in [0, 1], label int64) pairs of one split.
+
+        Args:
+            split: One of `SPLITS`.
+            shuffle: Reshuffle the order every epoch (seeded by `seed`).
+            seed: Shuffle seed.
+            buffer: Shuffle buffer of an in-memory split (default: the whole
+                split); a streamed split shuffles all its file names.
+        """
+        if split == "train" and self.streamed:
+            return self.train_files.examples(shuffle=shuffle, seed=seed)
+        x, y = self.arrays(split)
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle:
+            ds = ds.shuffle(buffer or len(y), seed=seed)
+        return ds
 
     def dataset(self, split: str, batch_size: int, shuffle: bool = False,
                 seed: int = 0) -> tf.data.Dataset:
@@ -138,9 +189,11 @@ class DatasetSplits:
         Raises:
             ValueError: Unknown split or batch_size < 1.
         """
-        x, y = self.arrays(split)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if split == "train" and self.streamed:
+            return self.train_files.dataset(batch_size, shuffle=shuffle, seed=seed)
+        x, y = self.arrays(split)
         images, labels = tf.constant(x), tf.constant(y)
         index = tf.data.Dataset.range(len(y))
         if shuffle:
@@ -155,11 +208,12 @@ class DatasetSplits:
 
         Returns:
             {"name", "source", "image_shape", "num_classes", "provider_fraction",
-             "seed", "splits": {split: {"count": n, "per_class": [n_0, ...]}}}.
+             "seed", "splits": {split: {"count": n, "per_class": [n_0, ...]}},
+             and "class_names" / "streamed" (["train"]) where they apply}.
         """
         splits = {}
         for split in SPLITS:
-            _, y = self.arrays(split)
+            y = getattr(self, f"y_{split}")
             per_class = np.bincount(y, minlength=self.num_classes)
             splits[split] = {"count": int(len(y)), "per_class": [int(c) for c in per_class]}
         return {"name": self.name, "source": self.source,
@@ -167,7 +221,9 @@ class DatasetSplits:
                 "num_classes": int(self.num_classes),
                 "provider_fraction": float(self.provider_fraction), "seed": int(self.seed),
                 "validation_fraction": float(self.validation_fraction),
-                "splits": splits}
+                "splits": splits,
+                **({"class_names": list(self.class_names)} if self.class_names else {}),
+                **({"streamed": ["train"]} if self.streamed else {})}
 
 
 def check_fraction(value: float, what: str, flag: str) -> float:
@@ -238,9 +294,63 @@ def to_unit_float(images: np.ndarray, where: str) -> np.ndarray:
                    f"0..255 or float in [0, 1]")
 
 
+def split_indices(name: str, labels: np.ndarray, provider_fraction: float = 1 / 6,
+                  seed: int = 0, validation_fraction: float = 0.0,
+                  test_fraction: Optional[float] = None,
+                  test_labels: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
+    """The project's split rule, as index arrays into `labels`.
+
+    `make_splits` applies it to images in memory, `own_data` to image files.
+
+    Args:
+        name: Dataset name, for error messages.
+        labels: Integer labels [N] of the training data (all of it).
+        provider_fraction: Fraction in (0, 1) of the training data (after any
+            test hold-out) held out, stratified, as the provider split.
+        seed: Seed of the provider split (the validation split uses seed + 1).
+        validation_fraction: Fraction in [0, 1) of the remaining training
+            data held out as the validation split; 0: none.
+        test_fraction: When the source has no test split: the fraction of
+            `labels` held out (stratified, seed `TEST_SPLIT_SEED`) as the test
+            split; None: the source has its own test split.
+        test_labels: The source's own test labels [M] (only to check that no
+            split is empty), or None.
+
+    Returns:
+        {"train", "validation", "provider"} and, with `test_fraction`, "test":
+        sorted int64 indices into `labels`, disjoint.
+
+    Raises:
+        LadError: Bad fraction or seed, or an empty split.
+    """
+    provider_fraction = check_fraction(provider_fraction, "provider_fraction",
+                                       "--provider-fraction")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise LadError(f"seed must be a non-negative integer, got {seed!r}; pass e.g. --seed 0")
+    labels = np.asarray(labels)
+    rest, out = np.arange(len(labels), dtype=np.int64), {}
+    if test_fraction is not None:
+        rest, out["test"] = stratified_split(labels, test_fraction, TEST_SPLIT_SEED)
+    train, provider = stratified_split(labels[rest], provider_fraction, seed)
+    validation = train[:0]
+    if validation_fraction:
+        validation_fraction = check_fraction(validation_fraction, "validation_fraction",
+                                             "--set data.validation_fraction=")
+        keep, held = stratified_split(labels[rest][train], validation_fraction, seed + 1)
+        train, validation = train[keep], train[held]
+    test_count = len(out["test"]) if test_fraction is not None else len(test_labels)
+    if len(train) == 0 or len(provider) == 0 or test_count == 0:
+        raise LadError(f"{name}: provider_fraction={provider_fraction} leaves an empty split "
+                       f"of {len(rest)} training images; pass a --provider-fraction "
+                       f"nearer 0.5")
+    out.update(train=rest[train], validation=rest[validation], provider=rest[provider])
+    return out
+
+
 def make_splits(name: str, raw: RawData, provider_fraction: float = 1 / 6,
                 seed: int = 0, validation_fraction: float = 0.0) -> DatasetSplits:
-    """Scales `raw` and splits it into train / provider / test.
+    """Scales `raw` and splits it into train / validation / provider / test
+    (`split_indices`).
 
     Args:
         name: Registered dataset name.
@@ -260,40 +370,29 @@ def make_splits(name: str, raw: RawData, provider_fraction: float = 1 / 6,
     """
     provider_fraction = check_fraction(provider_fraction, "provider_fraction",
                                        "--provider-fraction")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise LadError(f"seed must be a non-negative integer, got {seed!r}; pass e.g. --seed 0")
     x_all = to_unit_float(np.asarray(raw.x_train), raw.source)
     y_all = np.asarray(raw.y_train).astype(np.int64).reshape(-1)
-    if raw.x_test is None:
-        rest, test = stratified_split(y_all, raw.test_fraction, TEST_SPLIT_SEED)
-        x_test, y_test = x_all[test], y_all[test]
-        x_all, y_all = x_all[rest], y_all[rest]
-    else:
-        x_test = to_unit_float(np.asarray(raw.x_test), raw.source)
-        y_test = np.asarray(raw.y_test).astype(np.int64).reshape(-1)
+    x_test = None if raw.x_test is None else to_unit_float(np.asarray(raw.x_test), raw.source)
+    y_test = None if raw.y_test is None else np.asarray(raw.y_test).astype(np.int64).reshape(-1)
     for part, x, y in (("training", x_all, y_all), ("test", x_test, y_test)):
+        if x is None:
+            continue
         if len(x) != len(y) or x.shape[1:] != x_all.shape[1:]:
             raise LadError(f"{raw.source}: {part} images {x.shape} and labels {y.shape} "
                            f"do not match; re-create the data or point --data-dir elsewhere")
         if len(y) and (y.min() < 0 or y.max() >= raw.num_classes):
             raise LadError(f"{raw.source}: {part} labels outside 0..{raw.num_classes - 1}; "
                            f"re-create the data or point --data-dir elsewhere")
-    train, provider = stratified_split(y_all, provider_fraction, seed)
-    validation = train[:0]
-    if validation_fraction:
-        validation_fraction = check_fraction(validation_fraction, "validation_fraction",
-                                             "--set data.validation_fraction=")
-        keep, held = stratified_split(y_all[train], validation_fraction, seed + 1)
-        train, validation = train[keep], train[held]
-    if len(train) == 0 or len(provider) == 0 or len(y_test) == 0:
-        raise LadError(f"{name}: provider_fraction={provider_fraction} leaves an empty split "
-                       f"of {len(y_all)} training images; pass a --provider-fraction "
-                       f"nearer 0.5")
+    index = split_indices(name, y_all, provider_fraction, seed, validation_fraction,
+                          test_fraction=raw.test_fraction if raw.x_test is None else None,
+                          test_labels=y_test)
+    if x_test is None:
+        x_test, y_test = x_all[index["test"]], y_all[index["test"]]
     return DatasetSplits(
         name=name, source=raw.source, image_shape=tuple(int(d) for d in x_all.shape[1:]),
         num_classes=int(raw.num_classes),
-        x_train=x_all[train], y_train=y_all[train],
-        x_provider=x_all[provider], y_provider=y_all[provider],
+        x_train=x_all[index["train"]], y_train=y_all[index["train"]],
+        x_provider=x_all[index["provider"]], y_provider=y_all[index["provider"]],
         x_test=x_test, y_test=y_test, provider_fraction=provider_fraction, seed=int(seed),
-        x_validation=x_all[validation], y_validation=y_all[validation],
+        x_validation=x_all[index["validation"]], y_validation=y_all[index["validation"]],
         validation_fraction=float(validation_fraction))

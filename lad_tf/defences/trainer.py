@@ -110,13 +110,16 @@ class DefenceTrainer:
         else:
             x_gen, y_gen = self.generated()
         info["examples"] = int(len(x_gen))
+        # A training split read from disk comes as a dataset of examples, else as arrays.
+        x_clean, y_clean = ((self.data.examples("train", shuffle=True, seed=seed), None)
+                            if self.data.streamed else (self.data.x_train, self.data.y_train))
         try:
             if spec.section == "hardening":  # the paper's Eq. 4: an epoch is a pass over x_gen
                 steps = math.ceil(len(x_gen) / cfg.batch_size)
-                return hardening_dataset(self.data.x_train, self.data.y_train, x_gen, y_gen,
+                return hardening_dataset(x_clean, y_clean, x_gen, y_gen,
                                          cfg.batch_size, seed=seed), steps
             steps = len(self.data.y_train) // cfg.batch_size  # hybrids: a pass over train
-            return paired_dataset(self.data.x_train, self.data.y_train, x_gen, y_gen,
+            return paired_dataset(x_clean, y_clean, x_gen, y_gen,
                                   cfg.batch_size, seed=seed), steps
         except ValueError as exc:
             raise LadError(str(exc)) from None

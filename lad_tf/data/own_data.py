@@ -1,0 +1,306 @@
+"""Your own data (`--data PATH`): an image folder or an `.npz`, split as the zoo's.
+
+Two layouts are read:
+
+- A folder in the class-per-subfolder layout of
+  `keras.utils.image_dataset_from_directory`: `PATH/<class name>/**/*.png`
+  (PNG, JPEG or BMP, any size). Classes are the sub-folder names, sorted;
+  class i is the i-th name. Images are decoded to the channels the model
+  takes (grayscale <-> RGB, alpha dropped) and resized bilinearly to its
+  input size. The folder has no test split: 20% of the images (stratified,
+  fixed seed) are held out as the test split.
+- An `.npz` with `x` / `y`, or `x_train` / `y_train` and optionally `x_test` /
+  `y_test` (then kept as the test split): images uint8 [N, H, W(, C)] in
+  0..255 or float in [0, 1], integer labels [N] in 0..K-1 (K = the largest
+  label + 1). 1 and 3 channels are converted into each other; other sizes
+  are resized.
+
+What is in memory: a folder's training split is streamed, i.e. read from its
+files batch by batch on every epoch (`ImageFiles`), so memory holds a few
+batches; its validation, provider and test splits (together about 1/3 of
+the images with the default fractions) are decoded into memory, because
+generation, the SVMs and the evaluation index them at random. The file
+names and labels of all images are in memory too (about 100 bytes each). An
+`.npz` is read whole into memory (numpy cannot stream it): use a folder for
+data larger than memory.
+
+Before anything is trained, every image file is read and decoded once: an
+unreadable or corrupt file stops the run with its name. That pass also
+fingerprints the data (sha256 over each file's relative path and a hash of
+its bytes), which the run records so that `--resume` refuses other data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from lad_tf.data.image_files import ImageFiles
+from lad_tf.data.splits import DatasetSplits, RawData, make_splits, split_indices, to_unit_float
+from lad_tf.errors import LadError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+# Images of a folder held out as the test split (it has no official one).
+FOLDER_TEST_FRACTION = 0.2
+LAYOUT = ("a folder with one sub-folder of PNG / JPEG images per class "
+          "(PATH/cat/1.png, PATH/dog/2.png) or an .npz with arrays x and y")
+
+
+def _quiet(log):
+    return log or (lambda message: None)
+
+
+def load_own_data(path, cfg, image_shape: Optional[tuple] = None,
+                  log: Optional[Callable[[str], None]] = None) -> tuple[DatasetSplits, dict]:
+    """Reads your data and splits it into train / validation / provider / test.
+
+    Args:
+        path: An image folder or an `.npz` file (see the module docstring).
+        cfg: The recipe's `DataConfig`: provider / validation fractions and
+            seed; its `image_size` / `channels`, when set, give the image
+            shape if `image_shape` is None.
+        image_shape: (H, W, C) your model takes, or None: the recipe's, else
+            the data's own (a folder's first image).
+        log: Progress output (conversions, counts).
+
+    Returns:
+        (splits, record): the `DatasetSplits` (a folder's training split
+        streamed from its files) and what the run records about the source:
+        {"path", "kind": "folder" | "npz", "files", "images", "fingerprint",
+         "class_names", "image_shape"}.
+
+    Raises:
+        LadError: A missing path, a folder with fewer than two classes or no
+            images, an unreadable image, an npz without the needed arrays
+            or with mismatched lengths, or images whose channels the model
+            cannot take; the message names the fix.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise LadError(f"--data {path} does not exist; pass {LAYOUT}")
+    if path.is_dir():
+        return _load_folder(path.resolve(), cfg, image_shape, _quiet(log))
+    if path.suffix.lower() == ".npz":
+        return _load_npz(path.resolve(), cfg, image_shape, _quiet(log))
+    raise LadError(f"--data {path} is neither a folder nor an .npz file; pass {LAYOUT}")
+
+
+def check_same_source(recorded: dict, record: dict, run_dir) -> None:
+    """On --resume: the data must be the run's (same fingerprint)."""
+    if recorded.get("fingerprint") != record["fingerprint"]:
+        raise LadError(f"{run_dir} was made from the data {recorded.get('path')} "
+                       f"({recorded.get('images')} images, fingerprint "
+                       f"{str(recorded.get('fingerprint'))[:12]}), but --data {record['path']} "
+                       f"holds other data ({record['images']} images, fingerprint "
+                       f"{record['fingerprint'][:12]}); resume with the run's data, or start a "
+                       "new run with --run-dir NEW_DIR")
+
+
+# -- channels ------------------------------------------------------------------------------
+def _target_channels(data_channels: int, image_shape, cfg) -> int:
+    if image_shape is not None:
+        return int(image_shape[2])
+    return int(cfg.channels or data_channels)
+
+
+def _channel_problem(have: int, want: int, what: str) -> LadError:
+    return LadError(f"{what} have {have} channel(s), but the model takes {want}-channel images; "
+                    f"LAD-TF converts only between 1 (grayscale) and 3 (RGB) channels: pass "
+                    f"{want}-channel images, or a model (or recipe data.channels) for "
+                    f"{have}-channel images")
+
+
+# -- an image folder -------------------------------------------------------------------------
+def _scan(root: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """(file paths, int64 labels, class names) of a class-per-subfolder folder."""
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    paths, labels = [], []
+    for k, name in enumerate(classes):
+        files = sorted(str(p) for p in (root / name).rglob("*")
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise LadError(f"class folder {root / name} holds no PNG / JPEG images; add its "
+                           "images or remove the folder")
+        paths += files
+        labels += [k] * len(files)
+    if len(classes) < 2:
+        found = (f"one class ({classes[0]!r})" if classes else
+                 "no class sub-folders" + (" (image files lie directly in it)"
+                                           if any(p.suffix.lower() in IMAGE_SUFFIXES
+                                                  for p in root.iterdir()) else ""))
+        raise LadError(f"--data {root} has {found}; LAD needs at least two classes: put each "
+                       f"class's images in a sub-folder named after it ({root}/cat/1.png, "
+                       f"{root}/dog/2.png)")
+    return paths, np.asarray(labels, np.int64), classes
+
+
+def _inspect(paths: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Reads and decodes every file once, in parallel.
+
+    Returns:
+        (shapes int [N, 3] of the decoded images (H, W, native C),
+         content hashes uint8 [N, 8], indices of files that failed).
+    """
+    def one(i, path):
+        data = tf.io.read_file(path)
+        image = tf.io.decode_image(data, expand_animations=False)
+        return i, tf.shape(image), tf.fingerprint(tf.reshape(data, [1]))[0]
+
+    ds = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths), dtype=tf.int64), paths))
+          .map(one, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(1024))
+    shapes = np.zeros((len(paths), 3), np.int64)
+    hashes = np.zeros((len(paths), 8), np.uint8)
+    ok = np.zeros(len(paths), bool)
+    for index, shape, digest in ds.as_numpy_iterator():
+        shapes[index], hashes[index], ok[index] = shape, digest, True
+    return shapes, hashes, np.flatnonzero(~ok).tolist()
+
+
+def _fingerprint(root: Path, paths: list[str], hashes: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for path, h in zip(paths, hashes):
+        digest.update(str(Path(path).relative_to(root)).encode() + b"\0" + h.tobytes())
+    return digest.hexdigest()
+
+
+def _load_folder(root: Path, cfg, image_shape, log) -> tuple[DatasetSplits, dict]:
+    paths, labels, classes = _scan(root)
+    log(f"data: reading {len(paths)} image files of {len(classes)} classes in {root} once "
+        "(check and fingerprint)")
+    shapes, hashes, failed = _inspect(paths)
+    if failed:
+        raise LadError(f"{len(failed)} of {len(paths)} image files in {root} cannot be read as "
+                       f"PNG / JPEG, e.g. {paths[failed[0]]}; delete or re-save "
+                       f"{'it' if len(failed) == 1 else 'them'}")
+    native = sorted({int(c) for c in shapes[:, 2]})
+    first_channels = 3 if max(native) >= 3 else 1  # alpha is dropped
+    channels = _target_channels(first_channels, image_shape, cfg)
+    if channels not in (1, 3):
+        raise _channel_problem(first_channels, channels, f"the images in {root}")
+    if image_shape is not None:
+        height, width = int(image_shape[0]), int(image_shape[1])
+    elif cfg.image_size:
+        height = width = int(cfg.image_size)
+    else:
+        height, width = int(shapes[0, 0]), int(shapes[0, 1])
+    shape = (height, width, channels)
+    sizes = {(int(h), int(w)) for h, w in shapes[:, :2]}
+    if sizes != {(height, width)}:
+        shown = ", ".join(f"{h}x{w}" for h, w in sorted(sizes)[:3])
+        log(f"data: resizing {shown}{' ...' if len(sizes) > 3 else ''} images to "
+            f"{height}x{width} (bilinear)")
+    if native != [channels]:
+        log(f"data: converting images with {'/'.join(map(str, native))} channel(s) to "
+            f"{channels} ({'grayscale' if channels == 1 else 'RGB'})")
+    index = split_indices(root.name, labels, cfg.provider_fraction, cfg.seed,
+                          cfg.validation_fraction, test_fraction=FOLDER_TEST_FRACTION)
+    encoded = np.asarray([p.encode("utf-8") for p in paths])
+    files = {split: ImageFiles(encoded[idx], labels[idx], shape)
+             for split, idx in index.items()}
+    log(f"data: streaming the {len(files['train'])} training images from disk; reading the "
+        f"{len(files['validation'])} validation, {len(files['provider'])} provider and "
+        f"{len(files['test'])} test images into memory")
+    kept = {split: files[split].read() for split in ("validation", "provider", "test")}
+    splits = DatasetSplits(
+        name=root.name, source=f"folder:{root}", image_shape=shape,
+        num_classes=len(classes), x_train=None, y_train=files["train"].labels,
+        x_provider=kept["provider"], y_provider=files["provider"].labels,
+        x_test=kept["test"], y_test=files["test"].labels,
+        x_validation=kept["validation"], y_validation=files["validation"].labels,
+        provider_fraction=float(cfg.provider_fraction), seed=int(cfg.seed),
+        validation_fraction=float(cfg.validation_fraction), train_files=files["train"],
+        class_names=tuple(classes))
+    record = {"path": str(root), "kind": "folder", "files": len(paths), "images": len(paths),
+              "fingerprint": _fingerprint(root, paths, hashes), "class_names": classes,
+              "image_shape": list(shape)}
+    return splits, record
+
+
+# -- an .npz ---------------------------------------------------------------------------------
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = set(npz.files)
+            for keys in (("x", "y"), ("x_train", "y_train", "x_test", "y_test"),
+                         ("x_train", "y_train")):
+                if names.issuperset(keys):
+                    return {k: np.asarray(npz[k]) for k in keys}
+    except Exception as exc:  # BadZipFile, zlib.error, a pickled array, an .npy, ...
+        problem = " ".join(str(exc).split())[:160]
+        raise LadError(f"--data {path} is not a readable .npz archive ({type(exc).__name__}: "
+                       f"{problem}); save it with np.savez(PATH, x=images, y=labels)") from None
+    raise LadError(f"--data {path} has arrays {sorted(names)}, but needs x and y (or x_train, "
+                   "y_train and optionally x_test, y_test); save it with "
+                   "np.savez(PATH, x=images, y=labels)")
+
+
+def _labels(path: Path, name: str, y: np.ndarray, count: int) -> np.ndarray:
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise LadError(f"--data {path}: {name} is {y.dtype} {y.shape}; it must hold integer "
+                       "class labels [N] in 0..K-1")
+    if len(y) != count:
+        raise LadError(f"--data {path}: {count} images but {len(y)} labels in {name}; save as "
+                       "many labels as images")
+    if len(y) and y.min() < 0:
+        raise LadError(f"--data {path}: {name} has negative labels; use labels 0..K-1")
+    return y.astype(np.int64)
+
+
+def _fit_images(path: Path, name: str, x: np.ndarray, image_shape, cfg, log) -> np.ndarray:
+    """uint8 / float images [N, H, W(, C)] -> float32 [N, H', W', C'] in [0, 1]."""
+    if x.ndim not in (3, 4):
+        raise LadError(f"--data {path}: {name} has shape {x.shape}; images must be "
+                       "[N, H, W] or [N, H, W, C]")
+    x = to_unit_float(x, f"--data {path}")
+    have = x.shape[-1]
+    channels = _target_channels(have, image_shape, cfg)
+    if have != channels:
+        if {have, channels} != {1, 3}:
+            raise _channel_problem(have, channels, f"the images of {path} ({name} {x.shape})")
+        log(f"data: converting {name} from {have} to {channels} channel(s)")
+        x = (np.repeat(x, 3, axis=-1) if channels == 3
+             else tf.image.rgb_to_grayscale(x).numpy())
+    size = ((int(image_shape[0]), int(image_shape[1])) if image_shape is not None else
+            (int(cfg.image_size),) * 2 if cfg.image_size else x.shape[1:3])
+    if tuple(x.shape[1:3]) != tuple(size):
+        x = np.concatenate([tf.image.resize(x[i:i + 1024], size).numpy()
+                            for i in range(0, len(x), 1024)])
+    return np.clip(x, 0.0, 1.0)
+
+
+def _load_npz(path: Path, cfg, image_shape, log) -> tuple[DatasetSplits, dict]:
+    arrays = _npz_arrays(path)
+    x_key, y_key = ("x", "y") if "x" in arrays else ("x_train", "y_train")
+    parts = [(x_key, y_key)] + ([("x_test", "y_test")] if "x_test" in arrays else [])
+    images, labels = [], []
+    for xk, yk in parts:
+        labels.append(_labels(path, yk, arrays[yk], len(arrays[xk])))
+        images.append(_fit_images(path, xk, arrays[xk], image_shape, cfg, log))
+    num_classes = int(max(int(y.max()) for y in labels if len(y)) + 1)
+    if len(np.unique(labels[0])) < 2:
+        raise LadError(f"--data {path}: {y_key} holds one class; LAD needs at least two "
+                       "classes")
+    has_test = len(parts) == 2
+    raw = RawData(source=f"npz:{path}", num_classes=num_classes, x_train=images[0],
+                  y_train=labels[0], x_test=images[1] if has_test else None,
+                  y_test=labels[1] if has_test else None, test_fraction=FOLDER_TEST_FRACTION)
+    log(f"data: {path.name}: {len(labels[0])} images"
+        + (f" + {len(labels[1])} test images (kept as the test split)" if has_test else "")
+        + f" of {num_classes} classes, {tuple(images[0].shape[1:])}, all in memory")
+    splits = make_splits(path.stem, raw, provider_fraction=cfg.provider_fraction,
+                         seed=cfg.seed, validation_fraction=cfg.validation_fraction)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    record = {"path": str(path), "kind": "npz", "files": 1,
+              "images": int(sum(len(y) for y in labels)), "fingerprint": digest.hexdigest(),
+              "class_names": [str(k) for k in range(num_classes)],
+              "image_shape": list(splits.image_shape)}
+    return splits, record
