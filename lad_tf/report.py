@@ -32,6 +32,18 @@ def write_report(run_dir: Path, recipe, data_summary: dict, metrics: dict, total
     tmp.replace(run_dir / "report.md")
 
 
+def data_details(dataset: dict) -> str:
+    """", classes a, b, c (...); training split streamed from disk" for your own data."""
+    names = dataset.get("class_names") or []
+    text = ""
+    if names:
+        text += ", classes " + ", ".join(names[:12]) + (f" (... {len(names)} in all)"
+                                                        if len(names) > 12 else "")
+    if "train" in dataset.get("streamed", []):
+        text += "; training split streamed from disk"
+    return text
+
+
 def render_markdown(report: dict, recipe) -> str:
     from lad_tf.evaluate import render_tables, seconds_from_metrics
 
@@ -46,7 +58,7 @@ def render_markdown(report: dict, recipe) -> str:
         "",
         f"Data: {report['dataset'].get('source')}; "
         + ", ".join(f"{v['count']} {k}" for k, v in report['dataset'].get('splits', {}).items())
-        + f" images. Finished {report['finished']}; "
+        + " images" + data_details(report["dataset"]) + f". Finished {report['finished']}; "
         f"total wall time {report['wall_seconds_total']:.0f} s on "
         f"{report['machine']['cpus']} CPUs ({report['machine']['platform']}).",
         "",

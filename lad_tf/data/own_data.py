@@ -63,8 +63,9 @@ def load_own_data(path, cfg, image_shape: Optional[tuple] = None,
         cfg: The recipe's `DataConfig`: provider / validation fractions and
             seed; its `image_size` / `channels`, when set, give the image
             shape if `image_shape` is None.
-        image_shape: (H, W, C) your model takes, or None: the recipe's, else
-            the data's own (a folder's first image).
+        image_shape: (H, W, C) your model takes, or None: the recipe's
+            (`data.image_size`, `data.channels`), else the data's own (a
+            folder's first image's size, the channels most images have).
         log: Progress output (conversions, counts).
 
     Returns:
@@ -177,10 +178,11 @@ def _load_folder(root: Path, cfg, image_shape, log) -> tuple[DatasetSplits, dict
                        f"PNG / JPEG, e.g. {paths[failed[0]]}; delete or re-save "
                        f"{'it' if len(failed) == 1 else 'them'}")
     native = sorted({int(c) for c in shapes[:, 2]})
-    first_channels = 3 if max(native) >= 3 else 1  # alpha is dropped
-    channels = _target_channels(first_channels, image_shape, cfg)
+    # Without a model or recipe to say: what most images have (alpha dropped).
+    common = np.bincount(np.where(shapes[:, 2] >= 3, 3, 1)).argmax()
+    channels = _target_channels(int(common), image_shape, cfg)
     if channels not in (1, 3):
-        raise _channel_problem(first_channels, channels, f"the images in {root}")
+        raise _channel_problem(int(common), channels, f"the images in {root}")
     if image_shape is not None:
         height, width = int(image_shape[0]), int(image_shape[1])
     elif cfg.image_size:
