@@ -824,6 +824,7 @@ def parse_args(argv=None):
 def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=(), methods=None) -> dict:
     from lad_tf.config import apply_overrides, recipe_from_dict
     from lad_tf.data import load_dataset
+    from lad_tf.data.own_data import load_run_data
     from lad_tf.monitoring import RunSummaries, log
 
     run_dir = Path(run_dir)
@@ -842,9 +843,12 @@ def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=(), methods=
             raise LadError(f"--method names {unknown or 'nothing'}, but this run trains "
                            f"{list(recipe.hardening.methods)}; pass some of those, comma-separated")
     d = recipe.data
-    data = load_dataset(d.dataset, data_dir=data_dir, provider_fraction=d.provider_fraction,
-                        seed=d.seed, use_tfds=d.use_tfds, image_size=d.image_size,
-                        channels=d.channels, max_images=d.max_images)
+    if (run_dir / "data.json").is_file():  # a run of your own data (--data): the same data
+        data = load_run_data(run_dir, d, log=log)
+    else:
+        data = load_dataset(d.dataset, data_dir=data_dir, provider_fraction=d.provider_fraction,
+                            seed=d.seed, use_tfds=d.use_tfds, image_size=d.image_size,
+                            channels=d.channels, max_images=d.max_images)
     evaluation = RunEvaluation(run_dir, recipe, data, quick=quick, summaries=RunSummaries(run_dir),
                                log=log, methods=methods)
     result = evaluation.run()

@@ -30,7 +30,7 @@ from lad_tf.attacks import craft
 from lad_tf.attention_svm import ordered_pairs, svm_for_pairs, svm_pairs
 from lad_tf.boundary import generate
 from lad_tf.config import recipe_from_dict
-from lad_tf.data import load_recipe_data
+from lad_tf.data.own_data import load_run_data
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.errors import LadError
@@ -64,7 +64,7 @@ def _load(run_dir: Path):
     if missing:
         raise LadError(f"{run_dir} lacks {missing}; run `python -m lad_tf.harden --resume "
                        f"--run-dir {run_dir} --stop-after svm` first")
-    data = load_recipe_data(recipe.data)
+    data = load_run_data(run_dir, recipe.data)  # the run's own data (--data), else the recipe's
     if len(data.y_validation) == 0:
         raise LadError("the run has no validation split; the study never reads test images. "
                        "Start a run with --set data.validation_fraction=0.04")

@@ -24,7 +24,7 @@ from _tiny import LAD_ONLY_FAST_EVALUATION
 
 import lad_tf
 from lad_tf.config import load_recipe
-from lad_tf.data.own_data import load_own_data
+from lad_tf.data.own_data import load_own_data, load_run_data
 from lad_tf.errors import LadError
 
 PER_CLASS = 60
@@ -122,7 +122,9 @@ def test_cli_hardens_from_an_image_folder(folder, tmp_path):
     assert record["files"] == record["images"] == 10 * PER_CLASS
     assert record["class_names"] == [str(k) for k in range(10)]
     assert len(record["fingerprint"]) == 64 and record["image_shape"] == [28, 28, 1]
-    splits = load_own_data(folder, recipe_data())[0]
+    # Commands that read a run (python -m lad_tf.evaluate, the study) get its folder back.
+    splits = load_run_data(run_dir, recipe_data())
+    assert splits.source == f"folder:{folder.resolve()}" and splits.streamed
     report = check_export(run_dir, splits.x_test[:32])
     dataset = report["dataset"]
     assert dataset["streamed"] == ["train"] and dataset["class_names"] == record["class_names"]
@@ -310,6 +312,13 @@ def test_resume_refuses_other_data(folder, tmp_path):
         lad_tf.harden_model(dataset="digits", data=str(folder), run_dir=run_dir, resume=True,
                             overrides=["data.image_size=28"])
     assert sorted(p.name for p in run_dir.iterdir()) == ["data.json", "metrics"]
+
+
+def test_a_run_whose_data_changed_is_not_read(folder, tmp_path):
+    (tmp_path / "data.json").write_text(json.dumps(
+        {"path": str(folder), "images": 600, "fingerprint": "f" * 64, "image_shape": [28, 28, 1]}))
+    with pytest.raises(LadError, match="holds other data"):
+        load_run_data(tmp_path, recipe_data())
 
 
 def test_resume_refuses_data_for_a_run_of_the_recipes_dataset(folder, tmp_path):

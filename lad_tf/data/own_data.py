@@ -33,6 +33,7 @@ its bytes), which the run records so that `--resume` refuses other data.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -99,6 +100,26 @@ def check_same_source(recorded: dict, record: dict, run_dir) -> None:
                        f"holds other data ({record['images']} images, fingerprint "
                        f"{record['fingerprint'][:12]}); resume with the run's data, or start a "
                        "new run with --run-dir NEW_DIR")
+
+
+def load_run_data(run_dir, cfg, data_dir=None,
+                  log: Optional[Callable[[str], None]] = None) -> DatasetSplits:
+    """The data a finished run was made from, for commands that read a run
+    (`python -m lad_tf.evaluate`, the study): the own data recorded in its
+    data.json (checked to be unchanged), else the recipe's dataset.
+
+    Raises:
+        LadError: The recorded data is gone or has changed.
+    """
+    from lad_tf.data.registry import load_recipe_data
+
+    record_path = Path(run_dir) / "data.json"
+    if not record_path.is_file():
+        return load_recipe_data(cfg, data_dir)
+    recorded = json.loads(record_path.read_text())
+    splits, record = load_own_data(recorded["path"], cfg, tuple(recorded["image_shape"]), log)
+    check_same_source(recorded, record, run_dir)
+    return splits
 
 
 # -- channels ------------------------------------------------------------------------------
