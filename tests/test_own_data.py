@@ -23,6 +23,7 @@ import tensorflow as tf
 from _tiny import LAD_ONLY_FAST_EVALUATION
 
 import lad_tf
+import lad_tf.models  # noqa: F401  registers the zoo's classes, so load_model reads LeNet
 from lad_tf.config import load_recipe
 from lad_tf.data.own_data import load_own_data, load_run_data
 from lad_tf.errors import LadError
