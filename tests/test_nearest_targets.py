@@ -114,7 +114,7 @@ def test_k_too_large_stops_the_cli_before_training(tmp_path):
 
 SMALL = [
     "--method", "lad",
-    "--set", "svm.targets=nearest", "--set", "svm.k=3",
+    "--set", "svm.targets=nearest", "--set", "svm.k=3", "--set", "svm.nearest_by=confusion",
     "--set", "classifier.epochs=3", "--set", "generator.epochs=2", "--set", "svm.epochs=2",
     "--set", "svm.per_class=9", "--set", "generation.per_class=2",
     "--set", "generation.eps_sweep=[1.0,3.0]", "--set", "hardening.per_class=3",
@@ -135,8 +135,21 @@ def test_nearest_targets_run_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     svm = json.loads((run_dir / "metrics" / "svm.json").read_text())
     targets = svm["targets"]
-    assert (targets["mode"], targets["measure"], targets["k"]) == ("nearest", "mean_distance", 3)
+    # confusion: the pipeline's own path (f_p on the provider latents); the
+    # choice itself is checked against a hand computation above.
+    assert (targets["mode"], targets["measure"], targets["k"]) == ("nearest", "confusion", 3)
     pairs = [tuple(p) for p in targets["pairs"]]
+    # Chosen from the run's own model on the provider split (not the test split).
+    import keras
+    import lad_tf.models  # noqa: F401 (registers the classes for loading)
+    from lad_tf.config import recipe_from_dict
+    from lad_tf.data import load_recipe_data
+    from lad_tf.targets import nearest_by_confusion
+
+    data = load_recipe_data(recipe_from_dict(json.loads((run_dir / "recipe.json").read_text())).data)
+    logits = np.asarray(keras.models.load_model(run_dir / "classifier.keras")(data.x_provider))
+    expected = nearest_by_confusion(logits, data.y_provider, 10, 3)
+    assert [targets["nearest"][str(s)] for s in range(10)] == expected.tolist()
     assert len(pairs) == 30 and all(len(targets["nearest"][str(s)]) == 3 for s in range(10))
     # The SVM stage fitted only the unordered pairs that generation needs.
     assert svm["pairs"] == targets["svm_pairs"] == [list(p) for p in
@@ -152,7 +165,7 @@ def test_nearest_targets_run_end_to_end(tmp_path):
     lad_test = np.load(run_dir / "evaluation" / "lad-test-set.npz")
     assert [tuple(p) for p in lad_test["pairs"]] == pairs
     assert (run_dir / "figures" / "fig5_pair_success.png").is_file()
-    assert "3 nearest classes by mean_distance, 30 generation pairs" in (
+    assert "3 nearest classes by confusion, 30 generation pairs" in (
         run_dir / "report.md").read_text()
     # The study generates along the run's pairs too.
     study = run_module("lad_tf.study", str(run_dir), "--variant", "recipe", cwd=tmp_path)
