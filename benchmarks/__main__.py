@@ -1,6 +1,7 @@
 """`python -m benchmarks [--quick] [--out FILE]`: LAD's cost against plain and
 PGD adversarial training, generator convergence, generation and inference
-throughput, and the whole pipeline's wall time and peak memory.
+throughput, attention-SVM fit cost for 10 / 50 / 100 classes with and without
+`svm.targets=nearest`, and the whole pipeline's wall time and peak memory.
 
 Every figure is measured in this one run, side by side, as a median over
 repeats; the table gives ratios, which survive a noisy shared machine better
@@ -29,10 +30,11 @@ def main(argv=None) -> int:
     parser.add_argument("--pipeline-run-dir", default=None,
                         help="keep the measured pipeline run (run/ and export/) in this folder")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["training", "generator", "throughput", "pipeline"])
+                        choices=["training", "generator", "throughput", "svm", "pipeline"])
     args = parser.parse_args(argv)
 
-    from benchmarks import generator_convergence, pipeline_cost, throughput, training_cost
+    from benchmarks import (generator_convergence, pipeline_cost, svm_targets, throughput,
+                            training_cost)
     from lad_tf.data import load_dataset
     from lad_tf.errors import LadError
 
@@ -58,6 +60,9 @@ def main(argv=None) -> int:
         out["generation_throughput"] = throughput.generation(
             data.x_test, batch_sizes=(32, 128) if q else (32, 128, 512), repeats=3 if q else 5)
         out["inference"] = throughput.inference(data.x_test, repeats=5 if q else 20)
+    if "svm" not in args.skip:
+        print("attention-SVM fit cost by class count, all pairs and nearest targets ...", flush=True)
+        out["svm_targets"] = svm_targets.measure(data, quick=q)
     if "pipeline" not in args.skip:
         print("whole pipeline ...", flush=True)
         out["pipeline"] = pipeline_cost.measure("digits" if q else "mnist",
@@ -101,6 +106,10 @@ def render(out: dict) -> str:
         per_s = ", ".join(f"{k} {v:.0f}" for k, v in inf["images_per_s"].items())
         lines.append(f"| inference batch {inf['batch']}, images per s | {per_s} | |")
         lines.append(f"| SavedModel / tf.function throughput | {inf['saved_model_vs_tf_function']:.3f} | >= 0.95 |")
+    if "svm_targets" in out:
+        from benchmarks.svm_targets import render_rows
+
+        lines += render_rows(out["svm_targets"])
     if "pipeline" in out:
         p = out["pipeline"]
         lines.append(f"| pipeline ({p['dataset']}) wall time, peak memory | "

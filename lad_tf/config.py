@@ -25,6 +25,8 @@ ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "ap
                 "pgd_restarts")
 METHOD_NAMES = ("lad", "fgsm-ft", "pgd-ft", "jsma-ft", "cw-ft", "pgd-at", "trades", "fast-at",
                 "lad+fast", "lad+pgd")
+SVM_TARGETS = ("auto", "all", "nearest")  # lad_tf.targets
+NEAREST_MEASURES = ("mean_distance", "confusion")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +60,8 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SVMConfig:
-    """Attention SVMs, one per ordered (source, target) class pair (Sec. III-B)."""
+    """Attention SVMs, one per ordered (source, target) class pair (Sec. III-B),
+    or per nearest class pair (`targets`, lad_tf.targets)."""
 
     per_class: int = 200  # latents per class, drawn from the provider split
     holdout_fraction: float = 1 / 3
@@ -68,6 +71,13 @@ class SVMConfig:
     learning_rate: float = 1e-3
     epochs: int = 30
     batch_size: int = 32
+    # Target classes per source (lad_tf.targets): all (every ordered pair, the
+    # paper), nearest (each class's k nearest by nearest_by: mean_distance of
+    # the class-mean latents, or the model's confusion on the provider split),
+    # or auto (nearest above 20 classes, all otherwise).
+    targets: str = "auto"
+    k: int = 5
+    nearest_by: str = "mean_distance"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,6 +266,12 @@ def _validate(r: Recipe):
     _check(r.svm.attention in ("softmax", "scaled_softmax", "exp_softmax"),
            "svm.attention must be softmax, scaled_softmax or exp_softmax. "
            f"Received: {r.svm.attention}")
+    _check(r.svm.targets in SVM_TARGETS,
+           f"svm.targets must be one of {SVM_TARGETS}. Received: {r.svm.targets!r}")
+    _check(isinstance(r.svm.k, int) and not isinstance(r.svm.k, bool) and r.svm.k >= 1,
+           f"svm.k must be an integer >= 1 (and below the number of classes). Received: {r.svm.k!r}")
+    _check(r.svm.nearest_by in NEAREST_MEASURES,
+           f"svm.nearest_by must be one of {NEAREST_MEASURES}. Received: {r.svm.nearest_by!r}")
     _check(0 < r.svm.holdout_fraction < 1,
            f"svm.holdout_fraction must be in (0, 1). Received: {r.svm.holdout_fraction}")
     _check(r.svm.per_class >= 3, f"svm.per_class must be >= 3. Received: {r.svm.per_class}")

@@ -439,23 +439,26 @@ class RunEvaluation:
         Crafted through the original model's latent space; labelled with the
         source class. Evaluation only: none of them is used for training.
         """
-        from lad_tf.attention_svm import ordered_pairs, svm_for_pairs, svm_pairs
+        from lad_tf.attention_svm import svm_for_pairs
         from lad_tf.boundary import GeneratedSet, generate
+        from lad_tf.targets import run_targets
 
         if pieces is None or self.cfg.lad_per_class == 0:
             return {}
         path = self.folder / "lad-test-set.npz"
         eps = self.curve_eps()
+        targets = run_targets(self.run_dir, self.num_classes)  # the run's svm.targets
+        pairs = targets.pairs
         if path.is_file():
             found = GeneratedSet.load(path)
-            if list(map(float, found.eps)) == eps and found.images.shape[2] == self.cfg.lad_per_class:
+            if (list(map(float, found.eps)) == eps and found.images.shape[2] == self.cfg.lad_per_class
+                    and found.pairs.tolist() == [list(p) for p in pairs]):
                 return {e: (found.images[i].reshape(-1, *found.images.shape[3:]),
                             found.source[i].reshape(-1)) for i, e in enumerate(eps)}
         classifier, generator, svm = pieces
-        pairs = ordered_pairs(self.num_classes)
         self.log(f"evaluate: LAD examples from {self.cfg.lad_per_class} test images per class and "
                  f"target at eps {eps}")
-        made = generate(classifier, generator, svm_for_pairs(svm, svm_pairs(self.num_classes), pairs),
+        made = generate(classifier, generator, svm_for_pairs(svm, targets.svm_pairs, pairs),
                         self.data.x_test, self.data.y_test, pairs, self.cfg.lad_per_class, eps,
                         self.recipe.generation.eps_unit, seed=self.cfg.seed + 2)
         made.save(path)
@@ -488,26 +491,30 @@ class RunEvaluation:
     # -- diversity and Fig. 4 -----------------------------------------------------------
     def diversity(self, pieces) -> dict:
         """How varied each method's examples from the same source image are."""
-        from lad_tf.attention_svm import ordered_pairs, svm_for_pairs, svm_pairs
+        from lad_tf.attention_svm import svm_for_pairs
         from lad_tf.boundary import generate
+        from lad_tf.targets import run_targets
 
         if pieces is None or self.cfg.diversity_per_class == 0:
             return {}
         classifier, generator, svm = pieces
         cached = self.folder / "diversity.json"
+        targets = run_targets(self.run_dir, self.num_classes)  # the run's svm.targets
         key = hashlib.sha1(json.dumps([fingerprint(self.run_dir / "classifier.keras"),
-                                       self.settings(), self.curve_eps()]).encode()).hexdigest()
+                                       self.settings(), self.curve_eps()]
+                                      + ([targets.to_dict()] if targets.mode != "all" else [])
+                                      ).encode()).hexdigest()
         if cached.is_file():
             stored = json.loads(cached.read_text())
             if stored.get("key") == key:
                 return stored["result"]
-        k, n = self.num_classes, self.cfg.diversity_per_class
+        n = self.cfg.diversity_per_class
         idx = balanced_subset(self.data.y_provider, n, self.cfg.seed + 3)
         x, y = self.data.x_provider[idx], self.data.y_provider[idx]
-        pairs = ordered_pairs(k)
+        pairs = targets.pairs
         eps = [e for e in self.curve_eps() if e > 0]
         self.log(f"evaluate: diversity of LAD, FGSM and JSMA examples from {len(idx)} provider images")
-        lad = generate(classifier, generator, svm_for_pairs(svm, svm_pairs(k), pairs), x, y, pairs, n,
+        lad = generate(classifier, generator, svm_for_pairs(svm, targets.svm_pairs, pairs), x, y, pairs, n,
                        eps, self.recipe.generation.eps_unit, seed=self.cfg.seed)
         # per source image s (position in x): its examples over targets and eps
         lad_images, lad_paths, lad_labels = {}, [], {}

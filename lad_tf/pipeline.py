@@ -12,8 +12,8 @@ import tensorflow as tf
 
 import lad_tf
 from lad_tf import figures, models
-from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pairs,
-                                  pair_datasets, svm_accuracy, svm_for_pairs, svm_pairs)
+from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, pair_datasets,
+                                  svm_accuracy, svm_for_pairs)
 from lad_tf.batching import batched
 from lad_tf.boundary import GeneratedSet, generate
 from lad_tf.config import Recipe
@@ -29,6 +29,7 @@ from lad_tf.precision import dtype_policy, native_bfloat16, resolve_precision
 from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
 from lad_tf.own_model import check_fits_data
 from lad_tf.report import write_report
+from lad_tf.targets import TargetChoice, choose_targets, resolve_mode, run_targets
 
 STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
 
@@ -125,6 +126,8 @@ class Pipeline:
         # the models cannot take these images.
         if model is not None:
             check_fits_data(model, self.data.num_classes, self.data.image_shape, self.data.name)
+        resolve_mode(recipe.svm, self.data.num_classes)  # svm.k against the classes, now
+        self.targets: TargetChoice | None = None  # chosen in stage_svm
         self._new_generator(model.latent_dim if model is not None
                             else self._new_classifier().latent_dim)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -351,17 +354,34 @@ class Pipeline:
     # -- 3. attention SVMs -----------------------------------------------------------
     @property
     def pairs(self):
-        """(source, target) pairs that generation moves along: every ordered pair."""
-        return ordered_pairs(self.data.num_classes)
+        """(source, target) pairs that generation moves along (`svm.targets`):
+        every ordered pair, or each class's k nearest (lad_tf.targets)."""
+        return self.targets.pairs
 
     @property
     def svm_pairs(self):
-        """Pairs with a fitted SVM: `pairs`, or the one (0, 1) of a binary task."""
-        return svm_pairs(self.data.num_classes)
+        """Pairs with a fitted SVM; each pair of `pairs` is one or its reverse."""
+        return self.targets.svm_pairs
+
+    def _choose_targets(self, z: np.ndarray) -> TargetChoice:
+        """Resolves `svm.targets` on the provider latents z (never test images)."""
+        cfg = self.recipe.svm
+        logits = None
+        if resolve_mode(cfg, self.data.num_classes) == "nearest" and cfg.nearest_by == "confusion":
+            head = tf.function(lambda b: self.classifier.head(b, training=False),
+                               reduce_retracing=True)
+            logits = batched(head, z, 500)  # f_p(phi(x)) == f(x)
+        choice = choose_targets(cfg, self.data.num_classes, z, self.data.y_provider, logits)
+        if choice.mode == "nearest":
+            log(f"svm: targets: each class's {choice.k} nearest classes by {choice.measure}: "
+                f"{len(choice.pairs)} of {self.data.num_classes * (self.data.num_classes - 1)} "
+                f"ordered pairs, {len(choice.svm_pairs)} SVMs (one per unordered pair)")
+        return choice
 
     def stage_svm(self) -> dict:
         cfg = self.recipe.svm
         z = self._latents(self.data.x_provider)
+        self.targets = self._choose_targets(z)
         try:
             z_fit, y_fit, z_hold, y_hold = pair_datasets(
                 z, self.data.y_provider, self.svm_pairs, cfg.per_class, cfg.holdout_fraction,
@@ -394,10 +414,12 @@ class Pipeline:
             "fit_accuracy_mean": float(fit.mean()),
             "attention": cfg.attention,
             "attention_rank": cfg.attention_rank,
+            "targets": self.targets.to_dict(),
         }
 
     def load_svm(self):
         self.svm = keras.models.load_model(self.artifact("svm"))
+        self.targets = run_targets(self.run_dir, self.data.num_classes)
 
     # -- 4. boundary-guided generation ----------------------------------------------
     def _generate(self, per_class, eps_values, label):

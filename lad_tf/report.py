@@ -88,8 +88,12 @@ def render_markdown(report: dict, recipe) -> str:
     if "svm" in st:
         s = st["svm"]
         count = len(s["pairs"])
+        t = s.get("targets") or {}
+        chosen = ("" if t.get("mode") != "nearest" else
+                  f"; targets: each class's {t['k']} nearest classes by {t['measure']}, "
+                  f"{len(t['pairs'])} generation pairs")
         lines.append(f"- Attention SVMs ({count} pair{'s' if count > 1 else ''}, "
-                     f"attention {s['attention']}): "
+                     f"attention {s['attention']}{chosen}): "
                      f"held-out accuracy mean {_pct(s['heldout_accuracy_mean'])}, worst "
                      f"{_pct(s['heldout_accuracy_min'])} (pair {s['worst_pair']}).")
     if "harden" in st:

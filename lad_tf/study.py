@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from lad_tf.attacks import craft
-from lad_tf.attention_svm import ordered_pairs, svm_for_pairs, svm_pairs
+from lad_tf.attention_svm import svm_for_pairs
 from lad_tf.boundary import generate
 from lad_tf.config import recipe_from_dict
 from lad_tf.data.own_data import load_run_data
@@ -37,6 +37,7 @@ from lad_tf.errors import LadError
 from lad_tf.figures import _figure, render
 from lad_tf.monitoring import RunSummaries, log
 from lad_tf.sampling import balanced_subset
+from lad_tf.targets import run_targets
 
 # name -> hardening-section overrides (and "eps_unit" for generation)
 VARIANTS = {
@@ -86,9 +87,9 @@ def run_variant(run_dir, recipe, data, pieces, name, overrides) -> dict:
     unit = overrides.pop("eps_unit", recipe.generation.eps_unit)
     hard = dataclasses.replace(recipe.hardening, **{k: tuple(v) if isinstance(v, list) else v
                                                     for k, v in overrides.items()})
-    k = data.num_classes
-    made = generate(classifier, generator, svm_for_pairs(svm, svm_pairs(k), ordered_pairs(k)),
-                    data.x_provider, data.y_provider, ordered_pairs(k), hard.per_class,
+    targets = run_targets(run_dir, data.num_classes)  # the run's svm.targets
+    made = generate(classifier, generator, svm_for_pairs(svm, targets.svm_pairs, targets.pairs),
+                    data.x_provider, data.y_provider, targets.pairs, hard.per_class,
                     list(hard.eps), unit, seed=recipe.data.seed)
     x_gen, y_gen = made.training_set(hard.only_inconsistent)
     study_recipe = dataclasses.replace(recipe, hardening=hard)

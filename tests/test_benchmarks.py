@@ -11,7 +11,7 @@ def test_quick_benchmark_runs_and_orders_costs(tmp_path, mnist_dir):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--skip", "generator", "--skip",
-         "pipeline", "--out", str(out)],
+         "pipeline", "--skip", "svm", "--out", str(out)],
         capture_output=True, text=True, timeout=900,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 0, result.stderr[-3000:]
