@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from lad_tf.api import HardenResult, harden_model  # noqa: E402  (imports no TensorFlow)
+from lad_tf.api import HardenResult, export_model, harden_model  # noqa: E402  (imports no TensorFlow)
 
-__all__ = ["HardenResult", "harden_model", "__version__"]
+__all__ = ["HardenResult", "export_model", "harden_model", "__version__"]

@@ -214,3 +214,29 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
     else:
         report = {"stages": pipeline.metrics, "stopped_after": stop_after}
     return HardenResult(getattr(pipeline, "hardened", None), report, pipeline.run_dir)
+
+
+def export_model(model, base="export/models", name: str | None = None,
+                 metadata: dict | None = None, **kwargs) -> Path:
+    """Writes `model` for TF Serving as the next version of `<base>/<name>`.
+
+    The one-call export of a notebook (`lad_tf.export_model(hardened, "export/models")`;
+    named like `lad_tf.export.export_model`, which it calls with defaults);
+    `harden_model` already exports the run's model, this writes any other
+    (for example one hardened again). The SavedModel carries the signatures
+    `python -m lad_tf.export` writes (images, image bytes, model card).
+
+    Args:
+        model: a built `LatentClassifier` returning logits (what `harden_model`
+            returns).
+        base: the TF Serving base folder.
+        name: the model's folder under `base`; default `model.name`.
+        metadata, **kwargs: as `lad_tf.export.export_model` (model card facts,
+            max_batch, out_of_range).
+
+    Returns:
+        `<base>/<name>/<version>`, complete on disk.
+    """
+    from lad_tf import export  # TensorFlow loads here, not on `import lad_tf`
+
+    return export.export_model(model, base, name or model.name, metadata, **kwargs)

@@ -51,6 +51,18 @@ def run(*args, **kwargs):
 
 
 # -- layout, versions, crash safety --------------------------------------------------
+def test_one_call_export_from_the_package(trained_lenet, tmp_path):
+    """`lad_tf.export_model(model, base)`: the notebook's one call, loadable by TF's own loader."""
+    import lad_tf
+
+    path = lad_tf.export_model(trained_lenet, tmp_path, "mine")
+    assert path == tmp_path / "mine" / "1"
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    x = np.random.default_rng(0).uniform(0, 1, (3, 28, 28, 1)).astype("float32")
+    got = served(images=tf.constant(x))["logits"].numpy()
+    np.testing.assert_allclose(got, np.asarray(trained_lenet(x)), atol=1e-5)  # same graph, same batch
+
+
 def test_layout_and_versions(exported, tmp_path):
     model, _, path = exported
     assert path.name == "1"
