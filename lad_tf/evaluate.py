@@ -871,12 +871,21 @@ LAD_SETUP = "lad-setup"  # key of method_seconds: generator + SVMs + generation
 
 
 def method_seconds(run_dir: Path) -> dict:
-    """Hardening wall time per method, and LAD's set-up stages, from the run's metrics."""
+    """Hardening wall time per method, and LAD's set-up stages, from the run's
+    metrics; a method trained in a harden stage that has not finished yet
+    (no metrics/harden.json entry) is read from its own methods/<name>.json."""
     metrics = {}
     for stage in ("generator", "svm", "generate", "harden"):
         path = Path(run_dir) / "metrics" / f"{stage}.json"
         if path.is_file():
             metrics[stage] = json.loads(path.read_text())
+    methods = metrics.setdefault("harden", {}).setdefault("methods", {})
+    for path in sorted((Path(run_dir) / "methods").glob("*.json")):
+        if path.stem not in methods:
+            try:
+                methods[path.stem] = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                continue  # a file being written: its time is missing from this report
     return seconds_from_metrics(metrics)
 
 

@@ -379,6 +379,20 @@ def _size_legend(ax, longest: float):
               frameon=True)
 
 
+def _label_heights(x, y, gap: float, near: float = 15.0) -> list[tuple[int, float]]:
+    """(index, label height) per point, top point first: a label sits at its
+    point's height unless the label above it, of a point within `near` on
+    the x axis, is closer than `gap`; then it moves down to keep the gap."""
+    placed = []
+    for i in np.argsort(-np.asarray(y), kind="stable"):
+        height = float(y[i])
+        for j, above in placed:
+            if abs(x[i] - x[j]) < near:
+                height = min(height, above - gap)
+        placed.append((int(i), height))
+    return placed
+
+
 def frontier_figure(points: Sequence[tuple]) -> np.ndarray:
     """Clean against robust (worst-case) accuracy, one labelled marker per model.
 
@@ -408,18 +422,22 @@ def frontier_figure(points: Sequence[tuple]) -> np.ndarray:
     area = _marker_area(seconds, longest)
     ax.scatter(100 * robust, 100 * clean, s=area, c=[f"C{i % 10}" for i in range(len(points))],
                alpha=0.7, edgecolors="black")
-    for i, (label, x, y) in enumerate(zip(labels, robust, clean)):
-        # Right of the marker's edge (s is the squared diameter in points),
-        # alternately above and below, so labels of nearby points collide less.
-        ax.annotate(label, (100 * x, 100 * y), xytext=(np.sqrt(area[i]) / 2 + 3,
-                                                         4 if i % 2 == 0 else -12),
-                    textcoords="offset points", fontsize=_TITLE_SIZE)
+    bottom = max(0.0, 100 * clean.min() - 4)
+    for i, y_text in _label_heights(100 * robust, 100 * clean, gap=0.045 * (100.5 - bottom)):
+        # Beside the marker (left of it near the right edge), heights spread so
+        # that close points keep their labels in their own vertical order, each
+        # label tied to its marker by a thin line.
+        left = robust[i] > 0.75
+        ax.annotate(labels[i], (100 * robust[i], 100 * clean[i]),
+                    xytext=(100 * robust[i] + (-9 if left else 9), y_text), textcoords="data",
+                    ha="right" if left else "left", va="center", fontsize=_TITLE_SIZE,
+                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.3"})
     ax.set_xlabel("robust accuracy, worst case over the attack suite (%)", fontsize=_LABEL_SIZE)
     ax.set_ylabel("clean accuracy (%)", fontsize=_LABEL_SIZE)
     ax.set_title("Clean against robust accuracy; marker area: training time",
                  fontsize=_HEADER_SIZE)
     ax.set_xlim(-5, 105)
-    ax.set_ylim(max(0.0, 100 * clean.min() - 4), 100.5)
+    ax.set_ylim(bottom, 100.5)
     ax.grid(True, alpha=0.4)
     if seconds.max() > 0:
         _size_legend(ax, longest)

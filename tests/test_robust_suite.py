@@ -185,6 +185,26 @@ def test_frontier_figure_is_an_rgb_image():
         figures.frontier_figure([])
 
 
+def test_frontier_labels_of_close_points_keep_their_vertical_order():
+    """Two defences 1.4 points apart: the higher point's label stays above
+    the lower one's, at least the gap apart (they once looked swapped)."""
+    heights = dict(figures._label_heights(np.array([0.0, 82.3, 83.7]),
+                                          np.array([99.24, 98.54, 98.38]), gap=0.3))
+    assert heights[0] == 99.24  # far from the others: at its own height
+    assert heights[1] == 98.54 and heights[2] <= heights[1] - 0.3
+
+
+def test_training_seconds_of_a_harden_stage_still_running(tmp_path):
+    """Methods done before the harden stage finished have no metrics/harden.json
+    entry yet; their time comes from methods/<name>.json."""
+    from lad_tf.evaluate import method_seconds
+
+    (tmp_path / "methods").mkdir()
+    (tmp_path / "methods" / "pgd-at.json").write_text('{"seconds": 1278.6}')
+    (tmp_path / "methods" / "trades.json").write_text('{"seconds": 4')  # being written
+    assert method_seconds(tmp_path) == {"pgd-at": 1278.6}
+
+
 @pytest.mark.parametrize("override, needle", [
     ("evaluation.robust_per_class=-1", "evaluation.robust_per_class must be an integer >= 0. "
                                        "Received: -1"),
