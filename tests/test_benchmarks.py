@@ -23,3 +23,15 @@ def test_quick_benchmark_runs_and_orders_costs(tmp_path, mnist_dir):
         assert row["lad_per_s"] > row["pgd40_per_s"]
     assert data["inference"]["images_per_s"]["saved_model"] > 0
     assert "| LAD step / plain step |" in result.stdout
+
+
+def test_precision_benchmark_times_both_policies(tmp_path):
+    """benchmarks.precision: one generator step per policy, side by side; the
+    choice of `auto` it reports is the library's own."""
+    from benchmarks import precision
+    from lad_tf.precision import resolve_precision
+
+    out = precision.measure(batch_size=4, repeats=1)
+    assert set(out["step_seconds"]) == {"float32", "mixed_bfloat16"}
+    assert all(s > 0 for s in out["step_seconds"].values()) and out["bfloat16_vs_float32"] > 0
+    assert out["auto_chooses"] == resolve_precision("auto")
