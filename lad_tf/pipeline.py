@@ -23,6 +23,7 @@ from lad_tf.distribute import fit_multi_worker, is_chief, make_strategy
 from lad_tf.errors import LadError
 from lad_tf.evaluate import RunEvaluation, accuracy
 from lad_tf.export import export_model
+from lad_tf.defences import DEFENCES
 from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.hardening import classification_accuracy, classification_loss
 from lad_tf.precision import dtype_policy, native_bfloat16, resolve_precision
@@ -63,6 +64,40 @@ def card_evaluation(result: dict | None) -> dict | None:
         if name in result:
             keep[name] = {k: v for k, v in result[name].items() if k != "details"}
     return keep
+
+
+def bought_lines(metrics: dict, exported: str, eps: float) -> list[str]:
+    """The run's last lines: what hardening bought, at a glance.
+
+    Args:
+        metrics: the run's stage metrics (`evaluate` with `original` and
+            `hardened` rows; `export` with the SavedModel's path).
+        exported: the exported method's name.
+        eps: the evaluation's L-inf budget.
+
+    Returns: clean and worst-case robust accuracy (PGD-40 where the robust
+        suite is off) of the original and the exported model, and where the
+        SavedModel is; [] when the run has no evaluation.
+    """
+    result = metrics.get("evaluate") or {}
+    if "original" not in result or "hardened" not in result:
+        return []
+
+    def row(label, r):
+        if "robust_accuracy" in r:
+            robust = (f"worst case {100 * r['robust_accuracy']:6.2f}% over the attack suite "
+                      f"({r['robust_examples']} images)")
+        else:
+            robust = f"PGD-40 {100 * r.get('pgd_accuracy', float('nan')):6.2f}%"
+        return f"  {label:28s} clean {100 * r['clean_accuracy']:6.2f}%   {robust}"
+
+    lines = [f"what hardening bought (test split, eps {eps:g}):",
+             row("original", result["original"]), row(f"exported: {exported}", result["hardened"])]
+    path = (metrics.get("export") or {}).get("path")
+    if path:
+        lines.append(f"  serving: {path}  (tensorflow_model_server --model_base_path="
+                     f"{Path(path).parent.resolve()})")
+    return lines
 
 
 def validation_summary(methods: dict) -> dict:
@@ -219,6 +254,9 @@ class Pipeline:
         total = time.perf_counter() - start
         write_report(self.run_dir, self.recipe, self.data.summary(), self.metrics, total)
         log(f"report: {self.run_dir / 'report.md'} ({total:.0f} s in all)")
+        for line in bought_lines(self.metrics, self.recipe.hardening.methods[0],
+                                 self.recipe.evaluation.pgd_eps):
+            log(line)
 
     # -- 1. classifier ---------------------------------------------------------------
     @property
@@ -575,7 +613,7 @@ class Pipeline:
             "lad_tf_version": lad_tf.__version__,
             "tensorflow_version": tf.__version__,
             "dataset": self.data.summary(),
-            "method": "LAD (Latent Adversarial Defence), Eq. 4 fine-tuning",
+            "method": DEFENCES[self.recipe.hardening.methods[0]].title,
             "recipe": self.recipe.to_dict(),
             "evaluation": card_evaluation(self.metrics.get("evaluate")),
             "run_dir": str(self.run_dir),

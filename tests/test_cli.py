@@ -149,3 +149,21 @@ def test_help_explains_every_option(tmp_path):
     for option in ("--dataset", "--recipe", "--set", "--data-dir", "--run-dir", "--resume",
                    "--export-base", "--stop-after", "--method"):
         assert option in result.stdout
+
+
+def test_last_lines_say_what_hardening_bought():
+    """The run ends with clean and worst-case accuracy of the original and the
+    exported model, and where TF Serving finds it (PGD-40 without a suite)."""
+    from lad_tf.pipeline import bought_lines
+
+    evaluate = {"original": {"clean_accuracy": 0.9924, "robust_accuracy": 0.0, "robust_examples": 1000},
+                "hardened": {"clean_accuracy": 0.9838, "robust_accuracy": 0.837, "robust_examples": 1000}}
+    lines = bought_lines({"evaluate": evaluate, "export": {"path": "export/models/m/3"}}, "pgd-at", 0.3)
+    assert lines[0] == "what hardening bought (test split, eps 0.3):"
+    assert "original" in lines[1] and "99.24%" in lines[1] and "0.00%" in lines[1]
+    assert "exported: pgd-at" in lines[2] and "98.38%" in lines[2] and "83.70%" in lines[2]
+    assert "export/models/m/3" in lines[3]
+    no_suite = {"original": {"clean_accuracy": 0.99, "pgd_accuracy": 0.0},
+                "hardened": {"clean_accuracy": 0.98, "pgd_accuracy": 0.5}}
+    assert "PGD-40  50.00%" in bought_lines({"evaluate": no_suite}, "lad", 0.3)[2]
+    assert bought_lines({}, "lad", 0.3) == []
