@@ -49,10 +49,10 @@ import numpy as np
 import tensorflow as tf
 
 import lad_tf
+from lad_tf.defences import title as defence_title
 from lad_tf.errors import LadError
 from lad_tf.serving import signatures as sig
 
-METHOD_LAD = "LAD (Latent Adversarial Defence), Eq. 4 fine-tuning"
 CARD_FILE = "model_card.json"
 _PARTIAL = ".partial-"
 
@@ -278,7 +278,8 @@ def run_metadata(run_dir: Path, which: str = "hardened") -> dict:
         "lad_tf_version": lad_tf.__version__,
         "tensorflow_version": tf.__version__,
         "dataset": report.get("dataset", {"name": recipe.get("data", {}).get("dataset")}),
-        "method": METHOD_LAD if which == "hardened" else "none (the run's original classifier)",
+        "method": (defence_title(recipe.get("hardening", {}).get("methods", ["lad"])[0])
+                   if which == "hardened" else "none (the run's original classifier)"),
         "recipe": recipe,
         "evaluation": evaluation,
         "run_dir": str(run_dir),

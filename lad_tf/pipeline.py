@@ -23,7 +23,7 @@ from lad_tf.distribute import fit_multi_worker, is_chief, make_strategy
 from lad_tf.errors import LadError
 from lad_tf.evaluate import RunEvaluation, accuracy
 from lad_tf.export import export_model
-from lad_tf.defences import DEFENCES
+from lad_tf.defences import title as defence_title
 from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.hardening import classification_accuracy, classification_loss
 from lad_tf.precision import dtype_policy, native_bfloat16, resolve_precision
@@ -613,7 +613,7 @@ class Pipeline:
             "lad_tf_version": lad_tf.__version__,
             "tensorflow_version": tf.__version__,
             "dataset": self.data.summary(),
-            "method": DEFENCES[self.recipe.hardening.methods[0]].title,
+            "method": defence_title(self.recipe.hardening.methods[0]),
             "recipe": self.recipe.to_dict(),
             "evaluation": card_evaluation(self.metrics.get("evaluate")),
             "run_dir": str(self.run_dir),

@@ -328,3 +328,13 @@ def test_cli_bad_input_is_one_line_error(run_dir, tmp_path, capsys, args, needle
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").rglob("*.pb"))
+
+
+def test_run_metadata_names_the_defence_the_run_exports(tmp_path):
+    """`python -m lad_tf.export RUN`'s card says which defence the hardened
+    model holds (the recipe's first method), not always LAD."""
+    from lad_tf.export import run_metadata
+
+    (tmp_path / "recipe.json").write_text(json.dumps({"hardening": {"methods": ["pgd-at", "lad"]}}))
+    assert run_metadata(tmp_path)["method"] == "PGD-AT (Madry)"
+    assert run_metadata(tmp_path, "original")["method"].startswith("none")
