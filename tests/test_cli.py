@@ -61,6 +61,14 @@ def test_resume_reuses_finished_stages(tiny_run):
     assert "stage harden: running" in second.stderr
 
 
+def test_run_ends_with_what_hardening_bought(tiny_run):
+    _, _, _, second = tiny_run
+    tail = second.stderr.strip().splitlines()[-4:]
+    assert "what hardening bought" in tail[0], second.stderr[-2000:]
+    assert "original" in tail[1] and "clean" in tail[1]
+    assert "exported: lad" in tail[2] and "serving:" in tail[3]
+
+
 def test_run_directory_contents(tiny_run):
     cwd, run_dir, _, _ = tiny_run
     report = json.loads((run_dir / "report.json").read_text())
