@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from _tiny import LAD_ONLY_FAST_EVALUATION
+from _cli import assert_clean_error
 
 TINY = [
     "--set", "classifier.epochs=2", "--set", "generator.epochs=2",
@@ -23,15 +24,6 @@ def harden(*args, cwd, env=None):
     return subprocess.run(
         [sys.executable, "-m", "lad_tf.harden", *args], cwd=cwd, capture_output=True,
         text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}, timeout=600)
-
-
-def assert_clean_error(result, *needles):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,6 @@ classes, chosen by the measure `svm.nearest_by` names, and the run goes end to
 end with it (SVMs, generation, hardening, evaluation, study, report)."""
 
 import json
-import subprocess
-import sys
-import os
 
 import numpy as np
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from lad_tf.config import load_recipe
 from lad_tf.errors import LadError
 from lad_tf.targets import AUTO_NEAREST_ABOVE, choose_targets, resolve_mode
+from _cli import run_module
 
 
 def nearest_recipe(k=3, measure="mean_distance"):
@@ -95,11 +93,6 @@ def test_k_not_below_the_class_count_is_refused():
     with pytest.raises(LadError, match=r"svm.k must be in \[1, 9\] for 10 classes.*svm.k=10"):
         resolve_mode(nearest_recipe(10), 10)
     assert resolve_mode(nearest_recipe(9), 10) == "nearest"
-
-
-def run_module(module, *args, cwd):
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
 
 
 def test_k_too_large_stops_the_cli_before_training(tmp_path):

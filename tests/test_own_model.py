@@ -11,9 +11,6 @@ stops with one `error:` line, exit code 2, and leaves every file as it was.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from _tiny import LAD_ONLY_FAST_EVALUATION
+from _cli import assert_clean_error, run_module, snapshot
 
 import lad_tf
 from lad_tf.errors import LadError
@@ -39,24 +37,6 @@ TINY = [
 TINY_ARGS = [arg for pair in TINY for arg in ("--set", pair)]
 # The exported graph runs the same float32 operations as the Keras model.
 EXPORT_TOLERANCE = 1e-5
-
-
-def run_module(module, *args, cwd):
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
-
-
-def assert_clean_error(result, *needles):
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr[-3000:]
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-
-
-def snapshot(folder: Path) -> dict:
-    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
 
 
 # -- the provider's models -------------------------------------------------------------

@@ -3,15 +3,13 @@
 the diversity measure, the figures, and `python -m lad_tf.evaluate`."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from lad_tf.defences import DEFENCES as METHODS
 from lad_tf.config import ATTACK_NAMES
+from _cli import run_module
 
 ALL_METHODS = ",".join(METHODS)
 SMALL = [
@@ -39,11 +37,6 @@ SMALL = [
     "--set", "evaluation.blackbox_epochs=2", "--set", "evaluation.lad_per_class=1",
     "--set", "evaluation.diversity_per_class=1",
 ]
-
-
-def run_module(module, *args, cwd):
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import sys
 import keras
 import pytest
 from _tiny import LAD_ONLY_FAST_EVALUATION
+from _cli import assert_clean_error
 
 import lad_tf.models  # noqa: F401  (registers the classes for load_model)
 from test_svhn_celeba_data import small_celeba, write_mat
@@ -42,15 +43,6 @@ def run(args, cwd, mock_examples=None, env=None):
     return subprocess.run(
         command + list(args), cwd=cwd, capture_output=True, text=True, timeout=900,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
-
-
-def assert_clean_error(result, *needles):
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr[-3000:]
-    for needle in needles:
-        assert needle in errors[0], errors[0]
 
 
 @pytest.fixture(scope="module")
