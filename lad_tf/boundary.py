@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from lad_tf.attention_svm import AttentionSVM
 from lad_tf.batching import batched, predict_labels
+from lad_tf.traced import traced_call
 
 
 def perturb_latents(svm: AttentionSVM, z, eps: float, unit: str = "calibrated"):
@@ -134,10 +135,8 @@ def generate(classifier, generator, svm: AttentionSVM, x_provider: np.ndarray,
     """
     pairs = np.asarray(pairs, dtype="int64")
     src_idx = select_sources(y_provider, [tuple(p) for p in pairs], per_class, seed)
-    features = tf.function(lambda x: classifier.features(x, training=False), reduce_retracing=True)
-    decode = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
-    classify = tf.function(lambda x: classifier(x, training=False), reduce_retracing=True)
-    head = tf.function(lambda z: classifier.head(z, training=False), reduce_retracing=True)
+    features, head = traced_call(classifier, "features"), traced_call(classifier, "head")
+    decode, classify = traced_call(generator), traced_call(classifier)
 
     unique_src = np.unique(src_idx)
     latent_of = dict(zip(unique_src, batched(features, x_provider[unique_src], batch_size)))

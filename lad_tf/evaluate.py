@@ -51,6 +51,7 @@ from lad_tf.attacks.logits import attack_classes
 from lad_tf.batching import batched, predict_labels
 from lad_tf.errors import LadError
 from lad_tf.sampling import balanced_subset, targeted_subset
+from lad_tf.traced import traced_call
 
 QUICK = {  # --quick: the same code paths on a few images, for tests and smoke runs
     "per_class": 3, "targeted_per_class": 1, "cw_per_class": 1, "pgd_iterations": 10,
@@ -73,8 +74,7 @@ def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """Predicted labels int [N] of a logits model."""
     if len(x) == 0:
         return np.zeros((0,), "int64")
-    call = tf.function(lambda b: model(b, training=False), reduce_retracing=True)
-    return predict_labels(batched(call, x, min(batch_size, len(x))))
+    return predict_labels(batched(traced_call(model), x, min(batch_size, len(x))))
 
 
 def attack_accuracy(model, attack, x, y, batch_size: int, progress=None, **kwargs) -> float:
@@ -292,7 +292,7 @@ class RunEvaluation:
         from lad_tf.monitoring import EpochLogger
 
         model.fit(self.data.dataset("train", 128, shuffle=True, seed=cfg.seed + 1),
-                  epochs=cfg.blackbox_epochs, verbose=0,
+                  epochs=cfg.blackbox_epochs, verbose=0, shuffle=False,  # the dataset shuffles
                   callbacks=[EpochLogger("black-box CNN", cfg.blackbox_epochs)])
         tmp = path.with_name("partial-" + path.name)
         model.save(tmp)

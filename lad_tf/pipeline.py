@@ -31,6 +31,7 @@ from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
 from lad_tf.own_model import check_fits_data
 from lad_tf.report import write_report
 from lad_tf.targets import TargetChoice, choose_targets, resolve_mode, run_targets
+from lad_tf.traced import traced_call
 
 STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
 
@@ -76,8 +77,10 @@ def bought_lines(metrics: dict, exported: str, eps: float) -> list[str]:
         eps: the evaluation's L-inf budget.
 
     Returns: clean and worst-case robust accuracy (PGD-40 where the robust
-        suite is off) of the original and the exported model, and where the
-        SavedModel is; [] when the run has no evaluation.
+        suite is off) of the original and the exported model, with their
+        accuracy on LAD's own examples at the largest evaluated eps where
+        there are some, and where the SavedModel is; [] when the run has no
+        evaluation.
     """
     result = metrics.get("evaluate") or {}
     if "original" not in result or "hardened" not in result:
@@ -89,6 +92,10 @@ def bought_lines(metrics: dict, exported: str, eps: float) -> list[str]:
                       f"({r['robust_examples']} images)")
         else:
             robust = f"PGD-40 {100 * r.get('pgd_accuracy', float('nan')):6.2f}%"
+        lad = r.get("lad_accuracy") or {}
+        if lad:  # LAD's own kind of example, beside the L-inf attacks
+            eps = max(lad, key=float)
+            robust += f"   LAD examples (eps {eps}) {100 * lad[eps]:6.2f}%"
         return f"  {label:28s} clean {100 * r['clean_accuracy']:6.2f}%   {robust}"
 
     lines = [f"what hardening bought (test split, eps {eps:g}):",
@@ -163,8 +170,8 @@ class Pipeline:
             check_fits_data(model, self.data.num_classes, self.data.image_shape, self.data.name)
         resolve_mode(recipe.svm, self.data.num_classes)  # svm.k against the classes, now
         self.targets: TargetChoice | None = None  # chosen in stage_svm
-        self._new_generator(model.latent_dim if model is not None
-                            else self._new_classifier().latent_dim)
+        self.generator_choice = self._choose_generator(
+            model.latent_dim if model is not None else self._new_classifier().latent_dim)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "metrics").mkdir(exist_ok=True)
         _write_json(self.run_dir / "recipe.json", recipe.to_dict())
@@ -269,11 +276,29 @@ class Pipeline:
         return models.build_classifier(cfg.model, num_classes=self.num_outputs,
                                        image_shape=self.data.image_shape, **cfg.model_args)
 
-    def _new_generator(self, latent_dim: int):
+    def _choose_generator(self, latent_dim: int) -> tuple[str, dict]:
+        """(name, model_args) of the generator: the recipe's, or, for your model or
+        data when the recipe's table generator cannot make these images, the
+        `auto` generator sized from the latent width and the image shape."""
         cfg = self.recipe.generator
-        with dtype_policy(cfg.precision):
-            return models.build_generator(cfg.model, image_shape=self.data.image_shape,
-                                          latent_dim=latent_dim, **cfg.model_args)
+        try:
+            self._build_generator(cfg.model, cfg.model_args, latent_dim)
+        except LadError:
+            if (self.provided is None and self.data_record is None) or cfg.model == "auto":
+                raise
+            log(f"generator: the recipe's {cfg.model!r} cannot make "
+                f"{'x'.join(map(str, self.data.image_shape))} images from {latent_dim} latents; "
+                "using the 'auto' generator sized for them (set generator.model to choose)")
+            return "auto", {}
+        return cfg.model, dict(cfg.model_args)
+
+    def _build_generator(self, name: str, model_args: dict, latent_dim: int):
+        with dtype_policy(self.recipe.generator.precision):
+            return models.build_generator(name, image_shape=self.data.image_shape,
+                                          latent_dim=latent_dim, **model_args)
+
+    def _new_generator(self, latent_dim: int):
+        return self._build_generator(*self.generator_choice, latent_dim)
 
     def stage_classifier(self) -> dict:
         if self.provided is not None:
@@ -319,9 +344,7 @@ class Pipeline:
         self.classifier = keras.models.load_model(self.artifact("classifier"))
 
     def _latents(self, x: np.ndarray) -> np.ndarray:
-        phi = tf.function(lambda b: self.classifier.features(b, training=False),
-                          reduce_retracing=True)
-        return batched(phi, x, 500)
+        return batched(traced_call(self.classifier, "features"), x, 500)
 
     # -- 2. generator (Eq. 2) -----------------------------------------------------------
     def stage_generator(self) -> dict:
@@ -353,7 +376,7 @@ class Pipeline:
                   validation_data=(z_provider, self.data.x_provider))
         _save_keras(generator, self.artifact("generator"))
         self.generator = generator
-        decode = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
+        decode = traced_call(generator)
         x_test = self.data.x_test
         recon_test = batched(decode, self._latents(x_test), 500)
         if self.data.streamed:  # the first 10,000 training images, read again in batches
@@ -373,6 +396,7 @@ class Pipeline:
             "test_mse": float(np.mean((recon_test - x_test) ** 2)),
             "train_mse_examples": int(count),
             "precision": precision,
+            "model": self.generator_choice[0],
         }
         log(f"generator: reconstruction MSE train {result['train_mse']:.5f}, "
             f"test {result['test_mse']:.5f}")
@@ -406,9 +430,7 @@ class Pipeline:
         cfg = self.recipe.svm
         logits = None
         if resolve_mode(cfg, self.data.num_classes) == "nearest" and cfg.nearest_by == "confusion":
-            head = tf.function(lambda b: self.classifier.head(b, training=False),
-                               reduce_retracing=True)
-            logits = batched(head, z, 500)  # f_p(phi(x)) == f(x)
+            logits = batched(traced_call(self.classifier, "head"), z, 500)  # f_p(phi(x)) == f(x)
         choice = choose_targets(cfg, self.data.num_classes, z, self.data.y_provider, logits)
         if choice.mode == "nearest":
             log(f"svm: targets: each class's {choice.k} nearest classes by {choice.measure}: "

@@ -166,4 +166,9 @@ def test_last_lines_say_what_hardening_bought():
     no_suite = {"original": {"clean_accuracy": 0.99, "pgd_accuracy": 0.0},
                 "hardened": {"clean_accuracy": 0.98, "pgd_accuracy": 0.5}}
     assert "PGD-40  50.00%" in bought_lines({"evaluate": no_suite}, "lad", 0.3)[2]
+    with_lad = {name: {**row, "lad_accuracy": {"1": 0.9, "2": lad}}
+                for (name, row), lad in zip(evaluate.items(), (0.6089, 0.87))}
+    lines = bought_lines({"evaluate": with_lad}, "lad+pgd", 0.3)
+    assert lines[1].endswith("LAD examples (eps 2)  60.89%")
+    assert lines[2].endswith("LAD examples (eps 2)  87.00%")
     assert bought_lines({}, "lad", 0.3) == []

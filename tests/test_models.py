@@ -54,3 +54,30 @@ def test_save_reload_same_outputs(tmp_path, make):
 def test_unknown_model_name():
     with pytest.raises(LadError, match="unknown classifier 'resnet'.*lenet"):
         build_classifier("resnet")
+
+
+@pytest.mark.parametrize("image_shape, ups", [
+    ((28, 28, 1), 2), ((32, 32, 3), 3), ((30, 45, 3), 2), ((5, 5, 1), 0), ((64, 48, 3), 3)])
+def test_auto_generator_fits_any_image_shape(image_shape, ups):
+    from lad_tf.models.auto_generator import plan_ups
+
+    assert plan_ups(*image_shape[:2]) == ups
+    generator = build_generator("auto", image_shape=image_shape, latent_dim=37, channels=8)
+    images = np.asarray(generator(np.random.default_rng(0).normal(0, 3, (3, 37)).astype("float32")))
+    assert images.shape == (3, *image_shape)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+
+
+def test_auto_generator_save_reload(tmp_path):
+    generator = build_generator("auto", image_shape=(30, 45, 3), latent_dim=12, channels=8)
+    path = tmp_path / "auto.keras"
+    generator.save(path)
+    reloaded = keras.models.load_model(path)
+    assert type(reloaded) is type(generator) and reloaded.get_config() == generator.get_config()
+    z = np.random.default_rng(2).normal(size=(4, 12)).astype("float32")
+    np.testing.assert_allclose(np.asarray(reloaded(z)), np.asarray(generator(z)), rtol=1e-5, atol=1e-6)
+
+
+def test_table_generator_refuses_other_image_shapes():
+    with pytest.raises(LadError, match="generator.model; 'auto' fits any"):
+        build_generator("mnist_generator", image_shape=(32, 32, 3), latent_dim=500)

@@ -147,6 +147,41 @@ def test_python_api_hardens_from_an_npz_and_keeps_its_test_split(tmp_path, monke
         pytest.approx(accuracy, abs=1e-6)
 
 
+@pytest.mark.slow
+def test_cli_hardens_your_rgb_model_on_your_folder_with_a_generator_sized_for_it(folder, tmp_path):
+    """--model + --data together: a 20x20 RGB Functional CNN (no zoo generator makes
+    20x20x3 images) trained briefly on the folder's digits, hardened from the folder."""
+    splits, _ = load_own_data(folder, recipe_data("data.image_size=20", "data.channels=3"))
+    keras.utils.set_random_seed(0)
+    images = keras.Input((20, 20, 3))
+    h = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(images)
+    h = keras.layers.MaxPooling2D(2, name="pool1")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    h = keras.layers.Dense(24, activation="relu", name="fc1")(h)
+    model = keras.Model(images, keras.layers.Dense(10, name="logits")(h))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    train = splits.dataset("train", 32, shuffle=True, seed=0)
+    model.fit(train, epochs=6, verbose=0, shuffle=False)  # the dataset shuffles
+    assert model.evaluate(splits.x_test, splits.y_test, verbose=0)[1] > 0.5  # really trained
+    path = tmp_path / "rgb20.keras"
+    model.save(path)
+
+    run_dir = tmp_path / "run"
+    tiny = [arg for pair in TINY[1:] for arg in ("--set", pair)]  # the model sets the size
+    result = run_module("lad_tf.harden", "--model", str(path), "--latent-layer", "fc1",
+                        "--data", str(folder), "--dataset", "digits", "--run-dir", str(run_dir),
+                        "--export-base", str(tmp_path / "serving"),
+                        *tiny, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resizing 8x8, 12x12 images to 20x20" in result.stderr
+    assert "using the 'auto' generator sized for them" in result.stderr
+    generator = json.loads((run_dir / "metrics" / "generator.json").read_text())
+    assert generator["model"] == "auto"
+    assert keras.models.load_model(run_dir / "generator.keras").image_shape == (20, 20, 3)
+    check_export(run_dir, splits.x_test[:32])
+
+
 # -- streaming -----------------------------------------------------------------------------
 def test_folder_training_split_streams_from_the_files(folder, tmp_path):
     """The training split is never in memory: a file changed after loading is read anew."""

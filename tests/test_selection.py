@@ -72,7 +72,7 @@ def test_defence_training_reads_no_test_image(method, tmp_path, trained_lenet):
     recipe = Recipe(selection=Recipe().selection.__class__(per_class=3, pgd_steps=2))
 
     def fit(stage, model, ds, epochs, validation, callbacks):
-        return model.fit(ds, epochs=1, verbose=0, callbacks=list(callbacks)).history
+        return model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=list(callbacks)).history
 
     trainer = DefenceTrainer(path, data, recipe, fit=fit,
                              generated=lambda: (splits.x_provider, splits.y_provider))

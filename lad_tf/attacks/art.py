@@ -12,11 +12,29 @@ true labels `y` (or none: ART then uses the model's predictions).
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import numpy as np
 import tensorflow as tf
 
 from lad_tf.attacks.logits import softmax_logits
 from lad_tf.errors import LadError
+
+
+# Two messages of ART's own that a user cannot act on: its optional PyTorch
+# backends are missing (this project uses TensorFlow only), and TensorFlow's
+# retracing warning for the forward pass ART compiles inside every estimator
+# (one estimator per attack call; the batches it passes shrink as images fall).
+warnings.filterwarnings("ignore", message="PyTorch not found", category=UserWarning)
+
+
+class _ArtRetracing(logging.Filter):
+    def filter(self, record):
+        return "TensorFlowV2Classifier.__init__.<locals>._forward_pass" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_ArtRetracing())
 
 
 def art_classifier(model, input_shape, num_classes: int, loss_object=None):

@@ -8,6 +8,7 @@ import inspect
 import keras
 
 from lad_tf.errors import LadError
+from lad_tf.models.auto_generator import AutoGenerator
 from lad_tf.models.blackbox_cnn import BlackBoxCNN
 from lad_tf.models.celeba_generator import CelebAGenerator
 from lad_tf.models.celeba_net import CelebANet
@@ -22,7 +23,7 @@ from lad_tf.models.vgg_net import VGGNet
 
 CLASSIFIERS = {"lenet": LeNet, "svhn_net": SvhnNet, "celeba_net": CelebANet,
                "blackbox_cnn": BlackBoxCNN}
-GENERATORS = {"mnist_generator": MnistGenerator, "svhn_generator": SvhnGenerator,
+GENERATORS = {"auto": AutoGenerator, "mnist_generator": MnistGenerator, "svhn_generator": SvhnGenerator,
               "celeba_generator": CelebAGenerator}
 
 
@@ -74,11 +75,12 @@ def build_generator(name, image_shape=None, **kwargs):
     if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
         raise LadError(f"generator {name!r} makes images of shape {tuple(images.shape[1:])}, but "
                        f"the data's images are {tuple(image_shape)}; choose a generator for "
-                       f"this image size in the recipe (generator.model)")
+                       f"this image size in the recipe (generator.model; 'auto' fits any)")
     return generator
 
 
 __all__ = [
+    "AutoGenerator",
     "BlackBoxCNN",
     "CLASSIFIERS",
     "GENERATORS",
