@@ -21,6 +21,10 @@ class FastAdversarialTraining(PGDAdversarialTraining):
         nfgsm: N-FGSM instead of FGSM with a random start.
         random_start: False gives plain FGSM training (no random start), the
             variant known to collapse; kept for the overfitting guard's test.
+        step_factor: the step in units of eps (1.25, Wong et al.). Without a
+            random start it has no effect: the step starts at x and is
+            projected back to the eps ball, so every factor >= 1 gives the
+            same full-eps FGSM step.
     """
 
     def __init__(self, classifier, eps: float = 0.3, eps_ramp_steps: int = 0,
