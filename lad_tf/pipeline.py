@@ -67,7 +67,8 @@ def card_evaluation(result: dict | None) -> dict | None:
     return keep
 
 
-def bought_lines(metrics: dict, exported: str, eps: float) -> list[str]:
+def bought_lines(metrics: dict, exported: str, eps: float,
+                 lad_eps: float | None = None) -> list[str]:
     """The run's last lines: what hardening bought, at a glance.
 
     Args:
@@ -75,12 +76,13 @@ def bought_lines(metrics: dict, exported: str, eps: float) -> list[str]:
             `hardened` rows; `export` with the SavedModel's path).
         exported: the exported method's name.
         eps: the evaluation's L-inf budget.
+        lad_eps: the LAD-example eps to show (LAD's largest training eps);
+            None, or one not evaluated: the largest evaluated.
 
     Returns: clean and worst-case robust accuracy (PGD-40 where the robust
         suite is off) of the original and the exported model, with their
-        accuracy on LAD's own examples at the largest evaluated eps where
-        there are some, and where the SavedModel is; [] when the run has no
-        evaluation.
+        accuracy on LAD's own examples (at `lad_eps`) where there are some,
+        and where the SavedModel is; [] when the run has no evaluation.
     """
     result = metrics.get("evaluate") or {}
     if "original" not in result or "hardened" not in result:
@@ -94,8 +96,9 @@ def bought_lines(metrics: dict, exported: str, eps: float) -> list[str]:
             robust = f"PGD-40 {100 * r.get('pgd_accuracy', float('nan')):6.2f}%"
         lad = r.get("lad_accuracy") or {}
         if lad:  # LAD's own kind of example, beside the L-inf attacks
-            eps = max(lad, key=float)
-            robust += f"   LAD examples (eps {eps}) {100 * lad[eps]:6.2f}%"
+            key = f"{lad_eps:g}" if lad_eps is not None else None
+            key = key if key in lad else max(lad, key=float)
+            robust += f"   LAD examples (eps {key}) {100 * lad[key]:6.2f}%"
         return f"  {label:28s} clean {100 * r['clean_accuracy']:6.2f}%   {robust}"
 
     lines = [f"what hardening bought (test split, eps {eps:g}):",
@@ -262,7 +265,8 @@ class Pipeline:
         write_report(self.run_dir, self.recipe, self.data.summary(), self.metrics, total)
         log(f"report: {self.run_dir / 'report.md'} ({total:.0f} s in all)")
         for line in bought_lines(self.metrics, self.recipe.hardening.methods[0],
-                                 self.recipe.evaluation.pgd_eps):
+                                 self.recipe.evaluation.pgd_eps,
+                                 max(self.recipe.hardening.eps, default=None)):
             log(line)
 
     # -- 1. classifier ---------------------------------------------------------------

@@ -31,14 +31,25 @@ def traced_call(model, method: str | None = None):
     """
     per_model = _FUNCTIONS.setdefault(model, {})
     if method not in per_model:
-        ref = weakref.ref(model)
-
-        def call(x):
-            target = ref()
-            return (target if method is None else getattr(target, method))(x, training=False)
-
-        per_model[method] = _OnceTraced(call)
+        per_model[method] = _OnceTraced(_Call(weakref.ref(model), method))
     return per_model[method]
+
+
+class _Call:
+    """model(x) or model.<method>(x), inference mode, through a weak reference.
+
+    An object rather than a closure: TensorFlow counts traces per Python code
+    object, so closures of one `def` would pool the traces of every model
+    (one each, legitimately) and warn after five; an object is its own key.
+    """
+
+    def __init__(self, ref, method):
+        self.ref, self.method = ref, method
+
+    def __call__(self, x):
+        target = self.ref()
+        return (target if self.method is None else getattr(target, self.method))(
+            x, training=False)
 
 
 class _OnceTraced:

@@ -171,4 +171,6 @@ def test_last_lines_say_what_hardening_bought():
     lines = bought_lines({"evaluate": with_lad}, "lad+pgd", 0.3)
     assert lines[1].endswith("LAD examples (eps 2)  60.89%")
     assert lines[2].endswith("LAD examples (eps 2)  87.00%")
+    lines = bought_lines({"evaluate": with_lad}, "lad+pgd", 0.3, lad_eps=1.0)  # LAD's largest
+    assert lines[1].endswith("LAD examples (eps 1)  90.00%")
     assert bought_lines({}, "lad", 0.3) == []
