@@ -8,6 +8,9 @@ import inspect
 import keras
 
 from lad_tf.errors import LadError
+from lad_tf.models.acgan import ACGAN
+from lad_tf.models.acgan_critic import ACGANCritic
+from lad_tf.models.acgan_generator import ACGANGenerator
 from lad_tf.models.auto_generator import AutoGenerator
 from lad_tf.models.blackbox_cnn import BlackBoxCNN
 from lad_tf.models.celeba_generator import CelebAGenerator
@@ -80,6 +83,9 @@ def build_generator(name, image_shape=None, **kwargs):
 
 
 __all__ = [
+    "ACGAN",
+    "ACGANCritic",
+    "ACGANGenerator",
     "AutoGenerator",
     "BlackBoxCNN",
     "CLASSIFIERS",
