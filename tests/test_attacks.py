@@ -29,9 +29,9 @@ def accuracy(model, x, y):
 
 def test_registry_lists_every_attack_once():
     assert list(ATTACKS) == ["fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "apgd_t",
-                             "pgd_restarts"]
+                             "pgd_restarts", "ga", "ga_t"]
     assert sorted(n for n, s in ATTACKS.items() if "eps" in s.defaults) == sorted(EPS_ATTACKS)
-    assert {n for n, s in ATTACKS.items() if s.targeted} == {"jsma", "cw"}
+    assert {n for n, s in ATTACKS.items() if s.targeted} == {"jsma", "cw", "ga_t"}
     assert {n for n, s in ATTACKS.items() if s.gradient_free} == {"square"}
     assert ATTACKS["pgd"].title == "PGD-40"
     for name, spec in ATTACKS.items():  # every default is a parameter craft accepts

@@ -62,11 +62,12 @@ def test_targeted_subset_pairs_every_image_with_every_other_class():
 
 
 def test_registries_match_the_names_a_recipe_may_use():
-    from lad_tf.attacks import ATTACKS
+    from lad_tf.attacks import ATTACKS, NOT_IN_RECIPES
     from lad_tf.defences import DEFENCES as METHODS
     from lad_tf.config import ATTACK_NAMES, METHOD_NAMES
 
-    assert tuple(ATTACKS) == ATTACK_NAMES
+    assert NOT_IN_RECIPES == {"ga", "ga_t"}  # GA needs a trained AC-GAN (issue 11)
+    assert tuple(n for n in ATTACKS if n not in NOT_IN_RECIPES) == ATTACK_NAMES
     assert tuple(METHODS) == METHOD_NAMES
 
 

@@ -21,6 +21,7 @@ from lad_tf.attacks.apgd_t import apgd_t
 from lad_tf.attacks.bim import bim
 from lad_tf.attacks.carlini_wagner import carlini_wagner_l2
 from lad_tf.attacks.fgsm import fgsm
+from lad_tf.attacks.ga import ga, ga_targeted
 from lad_tf.attacks.jsma import jsma
 from lad_tf.attacks.mim import mim
 from lad_tf.attacks.pgd import pgd
@@ -30,6 +31,7 @@ from lad_tf.errors import LadError
 
 CLEVERHANS = "cleverhans 4.0.0"
 ART = "ART 1.20.1"
+LAD_TF = "lad_tf (after Song et al. 2018's released code)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,12 +85,20 @@ ATTACKS: dict[str, AttackSpec] = {s.name: s for s in [
           {"eps": 0.3, "max_iter": 100, "n_target_classes": 9}),
     _spec("pgd_restarts", "PGD-100 x 5 restarts", pgd_restarts, CLEVERHANS,
           {"eps": 0.3, "eps_iter": 0.01, "nb_iter": 100, "restarts": 5, "seed": 0}),
+    # GA (Song et al. 2018) synthesises images from an AC-GAN: pass acgan=;
+    # x only sets the count and shape, y gives the source classes. Not yet a
+    # recipe attack (lad_tf.config.ATTACK_NAMES): it needs a trained AC-GAN.
+    _spec("ga", "GA (untargeted)", ga, LAD_TF, {}),
+    _spec("ga_t", "GA (targeted)", ga_targeted, LAD_TF, {}, targeted=True),
 ]}
+
+# Attacks a recipe cannot name yet (they need artefacts the pipeline does not make).
+NOT_IN_RECIPES = frozenset({"ga", "ga_t"})
 
 # Arguments `craft` fills in itself; `targeted` is fixed by the spec, since
 # an untargeted attack gets the true labels.
 _FILLED = frozenset({"model", "x", "y", "target", "num_classes", "batch_size", "targeted",
-                     "progress"})
+                     "progress", "first_index"})
 
 
 def accepted_params(name: str) -> list[str]:
@@ -109,12 +119,13 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
 
     Args:
         name: a key of `ATTACKS` (fgsm, pgd, bim, mim, jsma, cw, apgd, square,
-            apgd_t, pgd_restarts).
+            apgd_t, pgd_restarts, ga, ga_t).
         model: callable images -> logits [B, K], or [B, 1] for a binary
             model with one sigmoid logit.
         x: float32 [N, H, W, C] in [0, 1].
         y: int [N] true labels for the untargeted attacks (without them the
-            attack uses the model's predictions).
+            attack uses the model's predictions); a targeted attack that
+            takes `y` (GA: the source classes) gets it too.
         target: int [N] target labels; required by the targeted attacks.
         num_classes: the model's classes K (2 for a one-logit binary model).
         batch_size: images per attack call (and per ART batch).
@@ -144,12 +155,17 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
         if len(labels) != len(x):
             raise LadError(f"{'target' if spec.targeted else 'y'} has {len(labels)} labels "
                            f"for {len(x)} images")
+    signature = inspect.signature(spec.fn).parameters
+    # A targeted attack that also reads the true labels (GA: its source classes).
+    sources = np.asarray(y) if spec.targeted and "y" in signature and y is not None else None
+    if sources is not None and len(sources) != len(x):
+        raise LadError(f"y has {len(sources)} labels for {len(x)} images")
     kwargs = {**spec.defaults, **params}
     if spec.library == ART:  # cleverhans needs neither: softmax_logits sizes the logits
         kwargs.update(num_classes=num_classes, batch_size=batch_size)
 
     order = None
-    if spec.targeted:
+    if spec.targeted and spec.library == ART:
         # ART computes class gradients once per distinct target in a batch;
         # batches of one target each make JSMA / C&W several times faster.
         order = np.argsort(labels, kind="stable")
@@ -158,6 +174,10 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
         lb = None if labels is None else labels[start:start + batch_size]
+        if "first_index" in signature:  # per-example randomness keyed by the example's index
+            kwargs["first_index"] = start
+        if sources is not None:
+            kwargs["y"] = sources[start:start + batch_size]
         if spec.targeted:
             x_adv = spec.fn(model, xb, target=lb, **kwargs)
         else:
@@ -174,5 +194,6 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
     return x_adv
 
 
-__all__ = ["ATTACKS", "AttackSpec", "accepted_params", "apgd", "apgd_t", "bim",
-           "carlini_wagner_l2", "craft", "fgsm", "jsma", "mim", "pgd", "pgd_restarts", "square"]
+__all__ = ["ATTACKS", "AttackSpec", "NOT_IN_RECIPES", "accepted_params", "apgd", "apgd_t", "bim",
+           "carlini_wagner_l2", "craft", "fgsm", "ga", "ga_targeted", "jsma", "mim", "pgd",
+           "pgd_restarts", "square"]
