@@ -94,7 +94,7 @@ def run_variant(run_dir, recipe, data, pieces, name, overrides) -> dict:
     x_gen, y_gen = made.training_set(hard.only_inconsistent)
     study_recipe = dataclasses.replace(recipe, hardening=hard)
     fit = lambda stage, model, ds, epochs, val, cbs: model.fit(  # noqa: E731
-        ds, epochs=epochs, verbose=0, callbacks=list(cbs)).history
+        ds, epochs=epochs, verbose=0, shuffle=False, callbacks=list(cbs)).history  # ds shuffles
     trainer = DefenceTrainer(run_dir / "classifier.keras", data, study_recipe, fit=fit,
                              generated=lambda: (x_gen, y_gen), log=log)
     start = time.perf_counter()
