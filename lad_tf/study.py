@@ -92,7 +92,11 @@ def run_variant(run_dir, recipe, data, pieces, name, overrides) -> dict:
                     data.x_provider, data.y_provider, targets.pairs, hard.per_class,
                     list(hard.eps), unit, seed=recipe.data.seed)
     x_gen, y_gen = made.training_set(hard.only_inconsistent)
-    study_recipe = dataclasses.replace(recipe, hardening=hard)
+    # Every variant trains all its epochs and keeps its best validation epoch: with
+    # the recipe's patience, validation PGD-20 that never leaves 0 stopped
+    # "epochs-10" after 3 epochs, so it did not test longer fine-tuning.
+    study_recipe = dataclasses.replace(recipe, hardening=hard, selection=dataclasses.replace(
+        recipe.selection, patience=hard.epochs))
     fit = lambda stage, model, ds, epochs, val, cbs: model.fit(  # noqa: E731
         ds, epochs=epochs, verbose=0, shuffle=False, callbacks=list(cbs)).history  # ds shuffles
     trainer = DefenceTrainer(run_dir / "classifier.keras", data, study_recipe, fit=fit,

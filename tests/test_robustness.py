@@ -175,11 +175,15 @@ def test_study_command_runs_a_variant_on_the_validation_split(methods_run):
     """`python -m lad_tf.study` in a fresh process (it must register the
     model classes itself) scores one variant and draws its figure."""
     cwd, run_dir, _ = methods_run
-    result = run_module("lad_tf.study", str(run_dir), "--variant", "recipe", cwd=cwd)
+    result = run_module("lad_tf.study", str(run_dir), "--variant", "recipe", "--variant",
+                        "epochs-10", cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     study = json.loads((run_dir / "study.json").read_text())
-    assert study["split"] == "validation" and [r["variant"] for r in study["variants"]] == ["recipe"]
+    assert study["split"] == "validation"
+    assert [r["variant"] for r in study["variants"]] == ["recipe", "epochs-10"]
     assert 0 <= study["variants"][0]["validation"]["pgd20"] <= 1
+    # A longer variant trains all its epochs: no early stop on a flat validation score.
+    assert study["variants"][1]["epochs"] == 10
     assert (run_dir / "figures" / "lad_study.png").stat().st_size > 5000
 
 
