@@ -128,7 +128,9 @@ def test_generator_reads_its_class_input(acgan):
 
 def test_zero_steps_return_the_acgan_samples(acgan, classifier):
     result = ga_search(classifier, acgan, SOURCE, steps=0)
-    np.testing.assert_array_equal(result.images, np.asarray(acgan.generate(result.z0, SOURCE)))
+    # the search's traced generator and an eager call may round differently
+    np.testing.assert_allclose(result.images, np.asarray(acgan.generate(result.z0, SOURCE)),
+                               rtol=0, atol=1e-6)
     np.testing.assert_array_equal(result.z, result.z0)
     # Untargeted success is then exactly the classifier's error on the samples.
     error = np.argmax(np.asarray(classifier(result.images)), -1) != SOURCE
