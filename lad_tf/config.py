@@ -15,16 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from lad_tf.errors import LadError
+from lad_tf.names import ATTACK_NAMES, METHOD_NAMES  # noqa: F401 (re-exported)
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
 
-# Names a recipe may use; tests check them against the registries in
-# lad_tf.attacks.ATTACKS and lad_tf.defences.DEFENCES (kept here so that a bad
-# recipe is rejected before TensorFlow is imported).
-ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "apgd_t",
-                "pgd_restarts")
-METHOD_NAMES = ("lad", "fgsm-ft", "pgd-ft", "jsma-ft", "cw-ft", "pgd-at", "trades", "fast-at",
-                "lad+fast", "lad+pgd")
 SVM_TARGETS = ("auto", "all", "nearest")  # lad_tf.targets
 NEAREST_MEASURES = ("mean_distance", "confusion")
 

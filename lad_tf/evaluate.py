@@ -50,6 +50,7 @@ from lad_tf.attacks import ATTACKS, craft
 from lad_tf.attacks.logits import attack_classes
 from lad_tf.batching import batched, predict_labels
 from lad_tf.errors import LadError
+from lad_tf.formatting import pct
 from lad_tf.sampling import balanced_subset, targeted_subset
 from lad_tf.traced import traced_call
 
@@ -696,8 +697,6 @@ def diversity_stats(groups, label_groups, sources, paths) -> dict:
 
 
 # -- report -------------------------------------------------------------------------------
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def method_title(name: str) -> str:
@@ -735,10 +734,10 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
         "",
         "| | " + " | ".join(head) + " |",
         "|---|" + "---|" * len(names),
-        "| clean | " + " | ".join(_pct(models[n]["clean_accuracy"]) for n in names) + " |",
+        "| clean | " + " | ".join(pct(models[n]["clean_accuracy"]) for n in names) + " |",
     ]
     def cell(n, key):  # methods in evaluation.reduced_methods skip most attacks
-        return _pct(models[n][key]) if key in models[n] else "not run"
+        return pct(models[n][key]) if key in models[n] else "not run"
 
     for a in s["attacks"]:
         lines.append(f"| {titles[a]} | " + " | ".join(cell(n, f"{a}_accuracy") for n in names)
@@ -749,7 +748,7 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
     for a in s["transfer_attacks"]:
         if f"transfer_{a}_accuracy" in models["original"]:
             lines.append(f"| transfer {titles[a]} from black-box CNN | " + " | ".join(
-                _pct(models[n].get(f"transfer_{a}_accuracy")) for n in names) + " |")
+                pct(models[n].get(f"transfer_{a}_accuracy")) for n in names) + " |")
     lines += robust_suite.table_rows(result, names)
     if method_seconds:
         lines.append("| hardening wall time | " + " | ".join(
@@ -758,7 +757,7 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
     lad_eps = sorted({e for n in names for e in models[n].get("lad_accuracy", {})}, key=float)
     for e in lad_eps:
         lines.append(f"| LAD examples from test images, eps {e} | " + " | ".join(
-            _pct(models[n].get("lad_accuracy", {}).get(e)) for n in names) + " |")
+            pct(models[n].get("lad_accuracy", {}).get(e)) for n in names) + " |")
     lines += robust_suite.notes(result, names, method_title)
     lines += ["", "GA (Song et al. 2018), the paper's latent-space baseline attack, is not built "
                   "in LAD-TF (it needs an AC-GAN and the paper's latent search); no number is "
@@ -771,15 +770,15 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
     bb = result.get("blackbox")
     if bb:
         lines += ["", f"Black-box CNN (`{bb['model']}`, {bb['parameters']} parameters, trained on "
-                      f"the training split): clean accuracy {_pct(bb['clean_accuracy'])}; on its own "
-                      "examples: " + ", ".join(f"{a} {_pct(bb[f'{a}_accuracy'])}"
+                      f"the training split): clean accuracy {pct(bb['clean_accuracy'])}; on its own "
+                      "examples: " + ", ".join(f"{a} {pct(bb[f'{a}_accuracy'])}"
                                                for a in s["transfer_attacks"]
                                                if f"{a}_accuracy" in bb) + "."]
     if result.get("sweep_models"):
         lines += ["", "### Fine-tuned at one eps (Fig. 7)", "", "| eps | clean | LAD examples |",
                   "|---|---|---|"]
         for e, row in result["sweep_models"].items():
-            lines.append(f"| {e} | {_pct(row['clean_accuracy'])} | {_pct(row.get('lad_accuracy'))} |")
+            lines.append(f"| {e} | {pct(row['clean_accuracy'])} | {pct(row.get('lad_accuracy'))} |")
     div = result.get("diversity")
     if div:
         lines += ["", f"### Diversity of generated examples ({div['sources']} provider images)", "",

@@ -23,8 +23,7 @@ import sys
 
 from lad_tf.api import harden_model, resolve_run_dir
 from lad_tf.errors import LadError
-
-STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
+from lad_tf.names import STAGES
 
 EXAMPLES = """
 examples:

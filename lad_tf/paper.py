@@ -7,6 +7,8 @@ measured one.
 
 from __future__ import annotations
 
+from lad_tf.formatting import pct
+
 # Table II: accuracy on white-box adversarial sets against LeNet (original, Adv. LeNet).
 TABLE_II = {"fgsm": (0.0177, 0.2167), "jsma": (0.0871, 0.3989), "pgd": (0.006, 0.0944),
             "cw": (0.9814, 0.9848)}
@@ -19,10 +21,6 @@ TABLE_IV = {"original": 0.9913, "fgsm-ft": 0.9357, "jsma-ft": 0.9571, "pgd-ft": 
 
 ROW_NAMES = {"fgsm": "FGSM", "jsma": "JSMA", "pgd": "PGD", "cw": "CW", "ga": "GA"}
 EXTRA = ("pgd-at", "trades", "fast-at", "fgsm-ft", "lad+fast", "lad+pgd")  # standard defences
-
-
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def mnist_tables(result: dict) -> str:
@@ -38,10 +36,10 @@ def mnist_tables(result: dict) -> str:
              "|---|---|---|---|---|" + "---|" * len(extra)]
     for attack, (p_orig, p_lad) in TABLE_II.items():
         key = f"{attack}_accuracy"
-        lines.append(f"| {titles.get(attack, attack)} | {_pct(p_orig)} | "
-                     f"{_pct(models['original'].get(key))} | {_pct(p_lad)} | "
-                     f"{_pct(models.get('lad', {}).get(key))} | "
-                     + "".join(f"{c} | " for c in (_pct(models[m].get(key)) for m in extra)))
+        lines.append(f"| {titles.get(attack, attack)} | {pct(p_orig)} | "
+                     f"{pct(models['original'].get(key))} | {pct(p_lad)} | "
+                     f"{pct(models.get('lad', {}).get(key))} | "
+                     + "".join(f"{c} | " for c in (pct(models[m].get(key)) for m in extra)))
     sweep = result.get("sweep_models", {})
     ft = min(sweep, key=float) if sweep else None
     lines += ["", "### Paper Table III: unknown attacks, crafted on the black-box CNN", "",
@@ -53,23 +51,23 @@ def mnist_tables(result: dict) -> str:
         key = f"transfer_{attack}_accuracy"
         if attack == "ga":
             cells = ["not built"] * (2 + bool(ft) + len(extra))
-            lines.append(f"| GA | {_pct(p_orig)} | {cells[0]} | {_pct(p_ft)} | "
+            lines.append(f"| GA | {pct(p_orig)} | {cells[0]} | {pct(p_ft)} | "
                          + " | ".join(cells[1:]) + " |")
             continue
-        ft_cell = f"{_pct(sweep[ft].get(key))} | " if ft else ""
-        lines.append(f"| {titles.get(attack, ROW_NAMES[attack])} | {_pct(p_orig)} | "
-                     f"{_pct(models['original'].get(key))} | {_pct(p_ft)} | {ft_cell}"
-                     f"{_pct(models.get('lad', {}).get(key))} | "
-                     + "".join(f"{c} | " for c in (_pct(models[m].get(key)) for m in extra)))
+        ft_cell = f"{pct(sweep[ft].get(key))} | " if ft else ""
+        lines.append(f"| {titles.get(attack, ROW_NAMES[attack])} | {pct(p_orig)} | "
+                     f"{pct(models['original'].get(key))} | {pct(p_ft)} | {ft_cell}"
+                     f"{pct(models.get('lad', {}).get(key))} | "
+                     + "".join(f"{c} | " for c in (pct(models[m].get(key)) for m in extra)))
     lines += ["", "### Paper Table IV: clean test accuracy after fine-tuning", "",
               "| model | paper | ours |", "|---|---|---|"]
     for name, paper in TABLE_IV.items():
         title = "original" if name == "original" else (
             "GA-FT" if name == "ga-ft" else METHODS[name].title)
         ours = ("not built" if name == "ga-ft" else
-                _pct(models[name]["clean_accuracy"]) if name in models else "not run")
-        lines.append(f"| {title} | {_pct(paper)} | {ours} |")
+                pct(models[name]["clean_accuracy"]) if name in models else "not run")
+        lines.append(f"| {title} | {pct(paper)} | {ours} |")
     for name in ("pgd-at", "trades", "fast-at", "lad+fast", "lad+pgd"):
         if name in models:
-            lines.append(f"| {METHODS[name].title} | - | {_pct(models[name]['clean_accuracy'])} |")
+            lines.append(f"| {METHODS[name].title} | - | {pct(models[name]['clean_accuracy'])} |")
     return "\n".join(lines) + "\n"

@@ -31,9 +31,8 @@ from lad_tf.monitoring import EpochLogger, RunSummaries, image_grid, log
 from lad_tf.own_model import check_fits_data
 from lad_tf.report import write_report
 from lad_tf.targets import TargetChoice, choose_targets, resolve_mode, run_targets
+from lad_tf.names import STAGES
 from lad_tf.traced import traced_call
-
-STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
 
 
 def _write_json(path: Path, data):

@@ -8,9 +8,8 @@ import platform
 import time
 from pathlib import Path
 
+from lad_tf.formatting import pct
 
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def write_report(run_dir: Path, recipe, data_summary: dict, metrics: dict, total_seconds: float):
@@ -78,7 +77,7 @@ def render_markdown(report: dict, recipe) -> str:
                         if own.get("stripped_activation") else "")
             source = f"your model `{own['source']}`{cut} (not trained{stripped}); "
         lines.append(f"- Classifier: {source}provider-split accuracy "
-                     f"{_pct(st['classifier'].get('provider_accuracy'))}.")
+                     f"{pct(st['classifier'].get('provider_accuracy'))}.")
     if "generator" in st:
         g = st["generator"]
         paper = (" (paper, MNIST after 1000 epochs: 0.00757 / 0.00765)"
@@ -94,8 +93,8 @@ def render_markdown(report: dict, recipe) -> str:
                   f"{len(t['pairs'])} generation pairs")
         lines.append(f"- Attention SVMs ({count} pair{'s' if count > 1 else ''}, "
                      f"attention {s['attention']}{chosen}): "
-                     f"held-out accuracy mean {_pct(s['heldout_accuracy_mean'])}, worst "
-                     f"{_pct(s['heldout_accuracy_min'])} (pair {s['worst_pair']}).")
+                     f"held-out accuracy mean {pct(s['heldout_accuracy_mean'])}, worst "
+                     f"{pct(s['heldout_accuracy_min'])} (pair {s['worst_pair']}).")
     if "harden" in st:
         lines.append(f"- Hardening (Eq. 4, alpha {recipe.hardening.alpha}): "
                      f"{st['harden']['generated_examples']} generated examples at eps "
@@ -110,9 +109,9 @@ def render_markdown(report: dict, recipe) -> str:
                   "| eps | examples | attack success | targeted success | latent success | "
                   "inconsistency (Eq. 3) |", "|---|---|---|---|---|---|"]
         for row in gen["sweep"]:
-            lines.append(f"| {row['eps']:g} | {row['examples']} | {_pct(row['attack_success'])} | "
-                         f"{_pct(row['targeted_success'])} | {_pct(row['latent_success'])} | "
-                         f"{_pct(row['inconsistency'])} |")
+            lines.append(f"| {row['eps']:g} | {row['examples']} | {pct(row['attack_success'])} | "
+                         f"{pct(row['targeted_success'])} | {pct(row['latent_success'])} | "
+                         f"{pct(row['inconsistency'])} |")
         lines += ["", "eps 0 is the plain reconstruction G(phi(x)). Figures (`figures/`): "
                   "fig3_reconstructions, fig4_examples, fig5_pair_success, fig6_transitions, "
                   "fig7_accuracy_vs_eps (PNG; the same images in TensorBoard)."]

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from lad_tf.attacks import ATTACKS
+from lad_tf.formatting import pct
 
 # AutoAttack's budgets where they differ from the registry's table defaults
 # (`square` there is Square-100); attack_params still override them.
@@ -250,18 +251,15 @@ def _check_title(key: str, suite: dict) -> str:
             }[key]
 
 
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
-
 
 def _check_cell(key: str, c: dict) -> str:
     if c["status"] == "not run":
         return "not run"
     if key == "high_eps":
-        return f"{_pct(c['accuracy'])} {c['status']}"
+        return f"{pct(c['accuracy'])} {c['status']}"
     if key == "square_vs_white_box":
-        return f"{_pct(c['square'])} vs {_pct(c['best_white_box'])} {c['status']}"
-    return f"{_pct(c['pgd_restarts'])} vs {_pct(c['pgd'])} {c['status']}"
+        return f"{pct(c['square'])} vs {pct(c['best_white_box'])} {c['status']}"
+    return f"{pct(c['pgd_restarts'])} vs {pct(c['pgd'])} {c['status']}"
 
 
 def table_rows(result: dict, names: list[str]) -> list[str]:
@@ -273,7 +271,7 @@ def table_rows(result: dict, names: list[str]) -> list[str]:
         return []
 
     def row(title, key, bold=False):
-        cells = [_pct(models[n].get(key)) if key in models[n] else "not run" for n in names]
+        cells = [pct(models[n].get(key)) if key in models[n] else "not run" for n in names]
         cells = [f"**{c}**" if bold and c != "not run" else c for c in cells]
         return f"| {title} | " + " | ".join(cells) + " |"
 

@@ -1,0 +1,57 @@
+"""Writing run artefacts so that a crash never leaves a half-written file.
+
+Every artefact of a run (JSON, Markdown, PNG, `.keras`) is written to a
+temporary file beside its final name and then renamed over it: a reader sees
+the old file or the new one, never a torn one. `fingerprint` and `cache_key`
+are the one scheme by which result caches recognise a model file and a set of
+settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """Writes `data` to `path` atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = _tmp(path)
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def write_text(path, text: str) -> Path:
+    """Writes `text` (UTF-8) to `path` atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, data, indent: int = 2) -> Path:
+    """Writes `data` as JSON to `path` atomically; numpy scalars become floats."""
+    return write_text(path, json.dumps(data, indent=indent, default=float))
+
+
+def save_keras(model, path) -> Path:
+    """Saves a Keras model to `path` (a `.keras` file) atomically."""
+    path = Path(path)
+    tmp = path.with_name("partial-" + path.name)  # Keras needs the .keras suffix
+    model.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def fingerprint(path) -> str:
+    """Identifies a file's content version cheaply: its size and modification time."""
+    st = Path(path).stat()
+    return f"{st.st_size}-{st.st_mtime_ns}"
+
+
+def cache_key(*parts) -> str:
+    """A stable hex key for JSON-able parts (dict order does not matter)."""
+    return hashlib.sha1(json.dumps(list(parts), sort_keys=True, default=str).encode()).hexdigest()
