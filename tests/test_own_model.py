@@ -192,7 +192,10 @@ def test_cut_classifier_round_trips_as_keras_file(trained, digits, tmp_path):
     classifier.save(tmp_path / "cut.keras")
     loaded = keras.models.load_model(tmp_path / "cut.keras")
     x = digits.x_test[:32]
-    assert np.array_equal(np.asarray(loaded(x)), np.asarray(classifier(x)))
+    # Same weights, same batch: equal up to the op order of the reloaded graph
+    # (as in test_saving.py).
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(classifier(x)), rtol=1e-6,
+                               atol=1e-6)
     assert loaded.get_config()["latent_layer"] == "pool2"
 
 
