@@ -135,8 +135,13 @@ def check_run(run_dir: Path, kind: str, model, digits, export_name: str):
 
 
 # -- end to end --------------------------------------------------------------------------
+# Each entry point runs end to end once, each model kind once: the CLI reads the
+# Sequential model from its .keras file (a Softmax layer, a convolutional
+# latent); the Python API takes the Functional model object, whose in-layer
+# softmax must be stripped from a copy, never from the caller's model. So
+# `check_run` checks each kind's cut, stripped activation and export once.
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", ["sequential"])
 def test_cli_hardens_your_model_through_export(kind, trained, digits, tmp_path):
     model, path = trained[kind]
     _, layer, _, _ = MODELS[kind]
@@ -163,7 +168,7 @@ def test_cli_hardens_your_model_through_export(kind, trained, digits, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", ["functional"])
 def test_python_api_hardens_your_model_through_export(kind, trained, digits, tmp_path,
                                                       monkeypatch):
     model, _ = trained[kind]
