@@ -116,14 +116,17 @@ class _Grpc:
     """TF Serving's gRPC API through tensorflow-serving-api's PredictionService stub."""
 
     def __init__(self, target: str, model: str, version: int | None, timeout: float):
-        try:
-            import grpc
-            from tensorflow_serving.apis import (get_model_metadata_pb2, predict_pb2,
+        try:  # lazy: an optional package that loads TensorFlow (~10 s); REST needs neither
+            import grpc  # lazy (see above)
+            import tensorflow as tf  # lazy (see above)
+            from google.protobuf import json_format  # lazy (see above)
+            from tensorflow_serving.apis import (get_model_metadata_pb2, predict_pb2,  # lazy
                                                  prediction_service_pb2_grpc)
         except ImportError:
             raise LadError(f"the gRPC client needs tensorflow-serving-api: {INSTALL_HINT} "
                            "(--no-deps keeps the GPU tensorflow wheel out)") from None
         self.grpc, self.predict_pb2, self.metadata_pb2 = grpc, predict_pb2, get_model_metadata_pb2
+        self.tf, self.json_format = tf, json_format
         self.channel = grpc.insecure_channel(target)
         self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.target, self.model, self.version, self.timeout = target, model, version, timeout
@@ -148,26 +151,22 @@ class _Grpc:
                 from None
 
     def predict(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import tensorflow as tf
-
         request = self.predict_pb2.PredictRequest()
         self._spec(request.model_spec, signature)
         for alias, array in inputs.items():
-            request.inputs[alias].CopyFrom(tf.make_tensor_proto(array))
+            request.inputs[alias].CopyFrom(self.tf.make_tensor_proto(array))
         response = self._call(self.stub.Predict, request)
-        return {alias: tf.make_ndarray(proto) for alias, proto in response.outputs.items()}
+        return {alias: self.tf.make_ndarray(proto) for alias, proto in response.outputs.items()}
 
     def signatures(self) -> dict:
-        from google.protobuf import json_format
-
         request = self.metadata_pb2.GetModelMetadataRequest()
         self._spec(request.model_spec)
         request.metadata_field.append("signature_def")
         response = self._call(self.stub.GetModelMetadata, request)
         signature_map = self.metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_map)
-        return json_format.MessageToDict(signature_map,
-                                         preserving_proto_field_name=True)["signature_def"]
+        return self.json_format.MessageToDict(signature_map,
+                                              preserving_proto_field_name=True)["signature_def"]
 
 
 def connect(rest: str | None = None, grpc: str | None = None, *, model: str,
@@ -200,6 +199,7 @@ def load_images(paths: list[Path], send: str, client) -> tuple[str, dict[str, np
     if send == "bytes":
         return BYTES_SIGNATURE, {"image_bytes": np.array([p.read_bytes() for p in paths],
                                                          dtype=object)}
+    # lazy: TensorFlow takes ~10 s to import; REST with --send bytes never needs it
     import tensorflow as tf
 
     channels = None

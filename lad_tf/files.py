@@ -52,6 +52,16 @@ def fingerprint(path) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
+def file_sha256(path) -> str:
+    """The sha256 hex digest of a file's bytes, read 1 MiB at a time (a content
+    fingerprint that survives copies, unlike `fingerprint`)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def cache_key(*parts) -> str:
     """A stable hex key for JSON-able parts (dict order does not matter)."""
     return hashlib.sha1(json.dumps(list(parts), sort_keys=True, default=str).encode()).hexdigest()

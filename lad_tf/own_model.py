@@ -24,11 +24,17 @@ anything is trained.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import zipfile
 from pathlib import Path
 
+import keras
+import numpy as np
+
+from lad_tf import models  # noqa: F401  (registers the zoo's classes for load_model_file)
 from lad_tf.errors import LadError
+from lad_tf.files import file_sha256  # noqa: F401  (part of this module's interface)
+from lad_tf.models.classifier import LatentClassifier
+from lad_tf.models.cut_classifier import CutClassifier
 
 # Stated tolerance of the numerical check head(features(x)) == model(x) on
 # CHECK_EXAMPLES random images: the logits (of the whole model with its final
@@ -41,24 +47,12 @@ CHECK_EXAMPLES = 16
 PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_model_file(path: str | Path):
     """Loads a `.keras` file written by Keras 3 (`model.save("name.keras")`).
 
     Raises:
         LadError: the file is missing or is not a loadable Keras model.
     """
-    import keras
-
-    from lad_tf import models  # noqa: F401  (registers the zoo's classes)
-
     path = Path(path)
     if not path.is_file():
         raise LadError(f"model file {path} not found; pass --model PATH to a .keras file "
@@ -145,8 +139,6 @@ def _final_activation(model):
     Activation layer whose input is the logits tensor) or "in_layer" (the
     last layer's own `activation`, e.g. Dense(10, activation="softmax")).
     """
-    import keras
-
     output = model.outputs[0]
     node, _ = _producer(output)
     layer = node.operation
@@ -185,10 +177,6 @@ def _suggest(names: list[str], limit: int = 8) -> str:
 
 # -- the cut ---------------------------------------------------------------------------
 def _check_model(model, latent_layer):
-    import keras
-
-    from lad_tf.models.classifier import LatentClassifier
-
     if not isinstance(model, keras.Model):
         raise LadError(f"expected a Keras model, got {type(model).__name__}; pass a keras.Model "
                        "or the path of a .keras file")
@@ -269,23 +257,10 @@ def cut_model(model, latent_layer: str | None = None, source: str | None = None,
     Raises:
         LadError: anything that makes the model or the layer unusable.
     """
-    import keras
-    import numpy as np
-
-    from lad_tf.models.classifier import LatentClassifier
-    from lad_tf.models.cut_classifier import CutClassifier
-
     _check_model(model, latent_layer)
     source = str(source or model.name)
     if isinstance(model, LatentClassifier):
-        if latent_layer:
-            raise LadError(f"{type(model).__name__} is a LatentClassifier whose features() and "
-                           "head() fix the cut; drop --latent-layer")
-        info = {"source": source, "kind": type(model).__name__, "latent_layer": None,
-                "latent_dim": int(model.latent_dim), "stripped_activation": None,
-                "num_classes": int(model.num_classes), "image_shape": list(model.image_shape)}
-        return model, info
-
+        return model, _latent_classifier_info(model, latent_layer, source)
     image_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
     x = keras.random.uniform((CHECK_EXAMPLES, *image_shape), seed=0)
     reference = np.asarray(model(x, training=False), dtype=np.float32)
@@ -297,27 +272,9 @@ def cut_model(model, latent_layer: str | None = None, source: str | None = None,
         kind, act_layer, act_name, _ = _final_activation(model)
     latent = _latent_tensor(model, latent_layer)
     _, _, _, logits = _final_activation(model)
-    if _producer(latent)[0] in (_producer(logits)[0], _producer(model.outputs[0])[0]):
-        raise LadError(f"{latent_layer!r} makes the model's output, so nothing is left for f_p; "
-                       f"choose a hidden layer before it: {_suggest(_cuttable(model))}")
-    if id(_producer(latent)[0]) not in _ancestors(logits):
-        raise LadError(f"the output of {latent_layer!r} does not lead to the model's output; "
-                       f"choose a layer on the way: {_suggest(_cuttable(model))}")
-    problem = _cut_problem(latent, logits)
-    if problem is not None:
-        raise LadError(f"{latent_layer!r} is not a clean cut of model {model.name!r}: {problem}; "
-                       "choose a layer that every path from the input to the output passes "
-                       f"through: {_suggest(_cuttable(model))}")
-    if act_name == "sigmoid" and int(logits.shape[-1]) > 1:
-        raise LadError(f"model {model.name!r} ends with a sigmoid over {logits.shape[-1]} "
-                       "outputs (multi-label); LAD-TF hardens single-label classifiers: end "
-                       "the model with a softmax, or one sigmoid unit for two classes")
+    _check_split(model, latent, logits, latent_layer, act_name)
     if kind == "in_layer":
         act_layer.activation = keras.activations.get("linear")  # f_p now ends in logits
-    latent_shape = tuple(latent.shape[1:])
-    if None in latent_shape:
-        raise LadError(f"the output of {latent_layer!r} has shape {tuple(latent.shape)} with "
-                       "unknown sizes; choose a layer whose output size is fixed")
     phi = keras.Model(model.inputs[0], latent, name="phi")
     f_p = keras.Model(latent, logits, name="f_p")
     classifier = CutClassifier(phi, f_p, latent_layer=latent_layer, source=source,
@@ -334,6 +291,38 @@ def cut_model(model, latent_layer: str | None = None, source: str | None = None,
     return classifier, info
 
 
+def _latent_classifier_info(model, latent_layer, source: str) -> dict:
+    """`cut_model`'s info for a `LatentClassifier`, whose features() / head() are the cut."""
+    if latent_layer:
+        raise LadError(f"{type(model).__name__} is a LatentClassifier whose features() and "
+                       "head() fix the cut; drop --latent-layer")
+    return {"source": source, "kind": type(model).__name__, "latent_layer": None,
+            "latent_dim": int(model.latent_dim), "stripped_activation": None,
+            "num_classes": int(model.num_classes), "image_shape": list(model.image_shape)}
+
+
+def _check_split(model, latent, logits, latent_layer: str, act_name: str | None) -> None:
+    """Refuses a latent tensor that does not split the graph into phi -> latent -> f_p."""
+    if _producer(latent)[0] in (_producer(logits)[0], _producer(model.outputs[0])[0]):
+        raise LadError(f"{latent_layer!r} makes the model's output, so nothing is left for f_p; "
+                       f"choose a hidden layer before it: {_suggest(_cuttable(model))}")
+    if id(_producer(latent)[0]) not in _ancestors(logits):
+        raise LadError(f"the output of {latent_layer!r} does not lead to the model's output; "
+                       f"choose a layer on the way: {_suggest(_cuttable(model))}")
+    problem = _cut_problem(latent, logits)
+    if problem is not None:
+        raise LadError(f"{latent_layer!r} is not a clean cut of model {model.name!r}: {problem}; "
+                       "choose a layer that every path from the input to the output passes "
+                       f"through: {_suggest(_cuttable(model))}")
+    if act_name == "sigmoid" and int(logits.shape[-1]) > 1:
+        raise LadError(f"model {model.name!r} ends with a sigmoid over {logits.shape[-1]} "
+                       "outputs (multi-label); LAD-TF hardens single-label classifiers: end "
+                       "the model with a softmax, or one sigmoid unit for two classes")
+    if None in tuple(latent.shape[1:]):
+        raise LadError(f"the output of {latent_layer!r} has shape {tuple(latent.shape)} with "
+                       "unknown sizes; choose a layer whose output size is fixed")
+
+
 def _check_cut(classifier, x, reference, whole_logits, activation: str | None) -> dict:
     """head(features(x)) against the provider's model(x) on random images.
 
@@ -343,9 +332,6 @@ def _check_cut(classifier, x, reference, whole_logits, activation: str | None) -
         whole_logits: the whole model with its final activation stripped, on x.
         activation: the stripped activation (None: `reference` is logits).
     """
-    import keras
-    import numpy as np
-
     logits = np.asarray(classifier.head(classifier.features(x)), dtype=np.float32)
     logit_diff = float(np.max(np.abs(logits - whole_logits)))
     check = {"examples": int(len(logits)), "max_abs_logit_difference": logit_diff,

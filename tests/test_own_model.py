@@ -135,8 +135,13 @@ def check_run(run_dir: Path, kind: str, model, digits, export_name: str):
 
 
 # -- end to end --------------------------------------------------------------------------
+# Each entry point runs end to end once, each model kind once: the CLI reads the
+# Sequential model from its .keras file (a Softmax layer, a convolutional
+# latent); the Python API takes the Functional model object, whose in-layer
+# softmax must be stripped from a copy, never from the caller's model. So
+# `check_run` checks each kind's cut, stripped activation and export once.
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", ["sequential"])
 def test_cli_hardens_your_model_through_export(kind, trained, digits, tmp_path):
     model, path = trained[kind]
     _, layer, _, _ = MODELS[kind]
@@ -163,7 +168,7 @@ def test_cli_hardens_your_model_through_export(kind, trained, digits, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", ["functional"])
 def test_python_api_hardens_your_model_through_export(kind, trained, digits, tmp_path,
                                                       monkeypatch):
     model, _ = trained[kind]
@@ -192,7 +197,10 @@ def test_cut_classifier_round_trips_as_keras_file(trained, digits, tmp_path):
     classifier.save(tmp_path / "cut.keras")
     loaded = keras.models.load_model(tmp_path / "cut.keras")
     x = digits.x_test[:32]
-    assert np.array_equal(np.asarray(loaded(x)), np.asarray(classifier(x)))
+    # Same weights, same batch: equal up to the op order of the reloaded graph
+    # (as in test_saving.py).
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(classifier(x)), rtol=1e-6,
+                               atol=1e-6)
     assert loaded.get_config()["latent_layer"] == "pool2"
 
 

@@ -52,6 +52,16 @@ def predict_request(inputs: dict, signature: str = "", version: int | None = Non
     return request
 
 
+def assert_same_classes(classes, keras_logits, atol: float = 1e-5):
+    """The served classes are Keras's argmax wherever its two top logits differ
+    by more than 2 * atol. The server runs another graph's kernels (logits
+    within atol of Keras's, asserted separately), which may flip a near-tie."""
+    top2 = np.sort(keras_logits, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 2 * atol
+    assert clear.mean() >= 0.9  # the comparison is not vacuous
+    np.testing.assert_array_equal(np.asarray(classes)[clear], keras_logits.argmax(1)[clear])
+
+
 def outputs_of(response) -> dict:
     return {alias: tf.make_ndarray(proto) for alias, proto in response.outputs.items()}
 
@@ -80,7 +90,7 @@ def test_predict_request_protos_from_real_mnist(served, mnist):
     print(f"PredictRequest serving_default, 100 MNIST test images: max abs logit difference "
           f"vs Keras {diff}; accuracy {np.mean(out['classes'] == mnist.y_test[:100]):.2f}")
     assert diff <= 1e-5  # measured 0.0
-    np.testing.assert_array_equal(out["classes"], keras_logits.argmax(1))
+    assert_same_classes(out["classes"], keras_logits)
     assert np.mean(out["classes"] == mnist.y_test[:100]) > 0.9
 
 
@@ -91,7 +101,7 @@ def test_predict_request_with_png_bytes(served):
     diff = float(np.abs(out["logits"] - keras_logits).max())
     print(f"PredictRequest predict_image_bytes (PNG): max abs logit difference vs Keras {diff}")
     assert diff <= 1e-5
-    np.testing.assert_array_equal(out["classes"], keras_logits.argmax(1))
+    assert_same_classes(out["classes"], keras_logits)
 
 
 def test_image_bytes_are_decoded_and_resized_in_the_graph(served, mnist):
@@ -113,7 +123,7 @@ def test_output_filter_and_versions(served):
     request.output_filter.append("classes")
     out = outputs_of(server.predict(request))
     assert list(out) == ["classes"]
-    np.testing.assert_array_equal(out["classes"], keras_logits[:4].argmax(1))
+    assert_same_classes(out["classes"], keras_logits[:4])
     with pytest.raises(ServingError, match=r"Servable not found.*Specific\(lenet_mnist_lad, 7\)"):
         server.predict(predict_request({"images": x[:4]}, version=7))
 
@@ -165,8 +175,10 @@ def test_rest_row_and_column_bodies(served):
             classes = reply["outputs"]["classes"]
         diff = float(np.abs(logits - keras_logits[:16]).max())
         print(f"REST {kind}: max abs logit difference vs Keras {diff}")
-        assert classes == keras_logits[:16].argmax(1).tolist(), kind
-        if "b64" not in kind:  # the same tensor as the proto request, through JSON
+        assert_same_classes(classes, keras_logits[:16])
+        # The same graph on the same 16 images as the proto request, and float32
+        # survives JSON exactly: equal bit for bit.
+        if "b64" not in kind:
             np.testing.assert_array_equal(logits, proto["logits"])
 
 

@@ -59,7 +59,10 @@ def test_one_svm_serves_both_directions(binary_svm):
     z = tf.convert_to_tensor(np.repeat(z_hold, 2, axis=0))
     scores = both(z).numpy()
     np.testing.assert_allclose(scores[1], -scores[0], rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(both.attention(z).numpy()[0], both.attention(z).numpy()[1])
+    # Pairs 0 and 1 hold the same kernel: two rows of one batched einsum, which
+    # the CPU may split across threads differently, so equal up to round-off.
+    beta = both.attention(z).numpy()
+    np.testing.assert_allclose(beta[0], beta[1], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(both.boundary_normal().numpy()[1], -svm.w.numpy()[0])
     # The multi-class case is untouched: the same object comes back.
     assert svm_for_pairs(svm, [(0, 1)], [(0, 1)]) is svm
@@ -99,8 +102,9 @@ def test_low_rank_attention(binary_latents, rank, tmp_path):
     svm.save(tmp_path / "svm.keras")
     again = keras.models.load_model(tmp_path / "svm.keras")
     assert again.attention_rank == rank
-    np.testing.assert_array_equal(again(tf.convert_to_tensor(z_hold)).numpy(),
-                                  svm(tf.convert_to_tensor(z_hold)).numpy())
+    # Same weights, same batch: equal up to the op order of the reloaded model.
+    np.testing.assert_allclose(again(tf.convert_to_tensor(z_hold)).numpy(),
+                               svm(tf.convert_to_tensor(z_hold)).numpy(), rtol=1e-6, atol=1e-6)
     both = svm_for_pairs(svm, [(0, 1), (1, 0)], [(1, 0)])
     # Two batch shapes run through different kernel blockings: the same scores
     # up to float32 round-off (1.2e-7 seen on one CPU), not bit for bit.
@@ -136,7 +140,10 @@ def test_binary_accuracy_metric_reads_logits(binary_digits):
     logits = np.asarray(model(x))
     assert logits.shape == (200, 1)
     clean = accuracy(model, x, y)
-    assert clean == pytest.approx(np.mean((logits[:, 0] > 0) == y))
+    # `accuracy` runs a traced graph, this an eager call: logits equal up to
+    # float32 round-off, so only an example with |logit| < 1e-5 may flip.
+    near_ties = np.mean(np.abs(logits[:, 0]) < 1e-5)
+    assert abs(clean - np.mean((logits[:, 0] > 0) == y)) <= near_ties + 1e-9
     assert clean >= 0.9
     metric = classification_accuracy(1)
     metric.update_state(y, logits)

@@ -1,5 +1,5 @@
 """svhnNet, CelebANet and their generators: the appendix tables' shapes, the
-phi / f_p split, the [0, 1] output convention, serialization, bad sizes."""
+phi / f_p split, the [0, 1] output convention, bad sizes (saving: test_saving.py)."""
 
 import keras
 import numpy as np
@@ -95,23 +95,6 @@ def test_generator_output_is_tanh_mapped_to_unit_range():
         pre = layer(pre)
     np.testing.assert_allclose(images, (np.asarray(pre) + 1) / 2, atol=1e-6)
     assert np.asarray(pre).min() < -0.5 and np.asarray(pre).max() > 0.5
-
-
-@pytest.mark.parametrize("make, shape", [
-    (lambda: build_classifier("svhn_net", **TINY), (3, 32, 32, 3)),
-    (lambda: build_classifier("celeba_net", image_shape=(32, 32, 3), **TINY), (3, 32, 32, 3)),
-    (lambda: build_generator("svhn_generator", **TINY), (3, 4096)),
-    (lambda: build_generator("celeba_generator", image_shape=(64, 64, 3), **TINY), (3, 4096)),
-])
-def test_save_reload_same_outputs(tmp_path, make, shape):
-    model = make()
-    x = np.random.default_rng(1).random(shape).astype("float32")
-    path = tmp_path / "model.keras"
-    model.save(path)
-    reloaded = keras.models.load_model(path)
-    assert type(reloaded) is type(model)
-    assert reloaded.get_config() == model.get_config()
-    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
 
 
 def test_presets_only_set_defaults():

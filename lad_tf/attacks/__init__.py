@@ -139,37 +139,57 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
             whose length differs from x's.
     """
     spec = _lookup(name)
-    accepted = accepted_params(name)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise LadError(f"attack {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
-                       f"accepted: {', '.join(accepted)}")
-    if spec.targeted and target is None:
-        raise LadError(f"attack {name!r} is targeted: pass target= (int labels, one per image)")
-    if not spec.targeted and target is not None:
-        raise LadError(f"attack {name!r} is untargeted: pass the true labels as y=, not target=")
+    _check_params(name, params)
     x = np.asarray(x, "float32")
-    labels = target if spec.targeted else y
-    if labels is not None:
-        labels = np.asarray(labels)
-        if len(labels) != len(x):
-            raise LadError(f"{'target' if spec.targeted else 'y'} has {len(labels)} labels "
-                           f"for {len(x)} images")
-    signature = inspect.signature(spec.fn).parameters
-    # A targeted attack that also reads the true labels (GA: its source classes).
-    sources = np.asarray(y) if spec.targeted and "y" in signature and y is not None else None
-    if sources is not None and len(sources) != len(x):
-        raise LadError(f"y has {len(sources)} labels for {len(x)} images")
+    labels, sources = _check_labels(spec, x, y, target)
     kwargs = {**spec.defaults, **params}
     if spec.library == ART:  # cleverhans needs neither: softmax_logits sizes the logits
         kwargs.update(num_classes=num_classes, batch_size=batch_size)
-
     order = None
     if spec.targeted and spec.library == ART:
         # ART computes class gradients once per distinct target in a batch;
         # batches of one target each make JSMA / C&W several times faster.
         order = np.argsort(labels, kind="stable")
         x, labels = x[order], labels[order]
+    x_adv = _run_batches(spec, model, x, labels, sources, kwargs, batch_size, progress)
+    if order is not None:
+        x_adv[order] = x_adv.copy()  # back to the caller's order
+    return x_adv
+
+
+def _check_params(name: str, params: dict) -> None:
+    accepted = accepted_params(name)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise LadError(f"attack {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+                       f"accepted: {', '.join(accepted)}")
+
+
+def _check_labels(spec: AttackSpec, x: np.ndarray, y, target):
+    """(labels the attack is pointed by: `target` or `y`, GA's source classes or None)."""
+    name = spec.name
+    if spec.targeted and target is None:
+        raise LadError(f"attack {name!r} is targeted: pass target= (int labels, one per image)")
+    if not spec.targeted and target is not None:
+        raise LadError(f"attack {name!r} is untargeted: pass the true labels as y=, not target=")
+    labels = target if spec.targeted else y
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != len(x):
+            raise LadError(f"{'target' if spec.targeted else 'y'} has {len(labels)} labels "
+                           f"for {len(x)} images")
+    # A targeted attack that also reads the true labels (GA: its source classes).
+    takes_y = "y" in inspect.signature(spec.fn).parameters
+    sources = np.asarray(y) if spec.targeted and takes_y and y is not None else None
+    if sources is not None and len(sources) != len(x):
+        raise LadError(f"y has {len(sources)} labels for {len(x)} images")
+    return labels, sources
+
+
+def _run_batches(spec: AttackSpec, model, x, labels, sources, kwargs: dict, batch_size: int,
+                 progress) -> np.ndarray:
+    """The attack on x batch by batch, float32 [N, H, W, C] clipped to [0, 1]."""
+    signature = inspect.signature(spec.fn).parameters
     out = []
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
@@ -188,10 +208,7 @@ def craft(name: str, model, x, y=None, target=None, num_classes: int = 10,
     if not out:
         return np.zeros(x.shape, "float32")
     # ART and cleverhans clip already; this guards float round-off at the edges.
-    x_adv = np.clip(np.concatenate(out), 0.0, 1.0)
-    if order is not None:
-        x_adv[order] = x_adv.copy()  # back to the caller's order
-    return x_adv
+    return np.clip(np.concatenate(out), 0.0, 1.0)
 
 
 __all__ = ["ATTACKS", "AttackSpec", "NOT_IN_RECIPES", "accepted_params", "apgd", "apgd_t", "bim",

@@ -25,6 +25,7 @@ def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: in
         batch_size: images per ART batch.
     Returns: float32 [B, H, W, C] in [0, 1].
     """
+    # lazy: ART takes ~1 s to import, and only its attacks need it
     from art.attacks.evasion import AutoProjectedGradientDescent
 
     x = np.asarray(x, "float32")

@@ -97,7 +97,8 @@ def apgd_t(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: 
     Raises:
         LadError: K < 3 (DLR needs a third logit), or a bad parameter.
     """
-    from art.attacks.evasion import AutoProjectedGradientDescent  # ART loads slowly: on use
+    # lazy: ART takes ~1 s to import, and only its attacks need it
+    from art.attacks.evasion import AutoProjectedGradientDescent
 
     _check(num_classes, eps, eps_step, max_iter, n_target_classes)
     x = np.asarray(x, "float32")

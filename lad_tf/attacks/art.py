@@ -54,6 +54,7 @@ def art_classifier(model, input_shape, num_classes: int, loss_object=None):
     Raises:
         LadError: `num_classes` does not match the model's logits.
     """
+    # lazy: ART takes ~1 s to import, and only its attacks need it
     from art.estimators.classification import TensorFlowV2Classifier
 
     logits = softmax_logits(lambda x: model(x, training=False))

@@ -31,6 +31,7 @@ def carlini_wagner_l2(model, x, target, num_classes: int = 10, confidence: float
         batch_size: images per ART batch.
     Returns: float32 [B, H, W, C] in [0, 1].
     """
+    # lazy: ART takes ~1 s to import, and only its attacks need it
     from art.attacks.evasion import CarliniL2Method
 
     attack = CarliniL2Method(

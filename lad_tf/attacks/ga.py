@@ -37,6 +37,7 @@ import tensorflow as tf
 
 from lad_tf.attacks.logits import softmax_logits
 from lad_tf.errors import LadError
+from lad_tf.models.acgan import ACGAN
 
 DEFAULTS = {"steps": 1000, "lr": 1.0 / 64, "lambda1": 100.0, "lambda2": 100.0, "z_eps": 0.1,
             "noise_eps": 0.1, "noise_lr": 1.0, "langevin": 0.01, "seed": 0}
@@ -86,8 +87,6 @@ def resolve_acgan(acgan):
     Raises:
         LadError: no AC-GAN given, a missing file, or an object of another kind.
     """
-    from lad_tf.models.acgan import ACGAN
-
     if acgan is None:
         raise LadError("GA searches an AC-GAN's latent space: pass acgan= (an ACGAN, or the path "
                        "of the acgan.keras that `python -m lad_tf.acgan RUN_DIR` writes)")
@@ -159,15 +158,43 @@ def ga_search(model, acgan, source, target=None, steps: int = 1000, lr: float = 
     params = dict(lr=lr, lambda1=lambda1, lambda2=lambda2, z_eps=z_eps, noise_eps=noise_eps,
                   noise_lr=noise_lr, langevin=langevin)
     _check(params, steps)
-    source = _labels(source, "source", len(np.asarray(source)), acgan.num_classes)
+    source, target = _source_target(source, target, acgan.num_classes)
     count = len(source)
+    z0 = initial_latents(count, acgan.latent_dim, seed, first_index)
+    loss_of = _loss_fn(softmax_logits(model), acgan, source, target, z0, lambda1, lambda2, z_eps,
+                       noise_eps)
+    step = _step_fn(loss_of, lr, noise_lr, langevin, seed)
+    z = tf.constant(z0)
+    noise = tf.zeros((count, *acgan.image_shape), tf.float32)
+    losses = []
+    for i in range(int(steps)):
+        z, noise, loss = step(z, noise, tf.constant(float(i)))
+        losses.append(float(loss))
+    loss, x, clean, logits, aux_logits = loss_of(z, noise)
+    losses.append(float(tf.reduce_mean(loss)))
+    if steps == 0:
+        x = clean  # exactly the AC-GAN's samples
+    pred = np.argmax(np.asarray(logits), -1)
+    aux_pred = np.argmax(np.asarray(aux_logits), -1)
+    fooled = pred != source if target is None else pred == target
+    return GAResult(images=np.asarray(x, "float32"), z0=z0, z=np.asarray(z, "float32"),
+                    predictions=pred, aux_predictions=aux_pred,
+                    success=fooled & (aux_pred == source), losses=np.asarray(losses, "float32"))
+
+
+def _source_target(source, target, num_classes: int):
+    """Checked int32 source [B] and target [B] (or None) labels."""
+    source = _labels(source, "source", len(np.asarray(source)), num_classes)
     if target is not None:
-        target = _labels(target, "target", count, acgan.num_classes)
+        target = _labels(target, "target", len(source), num_classes)
         if np.any(target == source):
             raise LadError("GA target classes must differ from their source classes (y); "
                            "drop those examples or use the untargeted form (attack 'ga')")
-    logits_of = softmax_logits(model)
-    z0 = initial_latents(count, acgan.latent_dim, seed, first_index)
+    return source, target
+
+
+def _loss_fn(logits_of, acgan, source, target, z0, lambda1, lambda2, z_eps, noise_eps):
+    """loss_of(z, noise) -> (per-example loss [B], x, G(z, s), f's logits, aux logits)."""
     s = tf.constant(source)
     t = None if target is None else tf.constant(target)
     z0_t = tf.constant(z0)
@@ -193,6 +220,12 @@ def ga_search(model, acgan, source, target=None, steps: int = 1000, lr: float = 
         loss = adv + lambda1 * near + lambda2 * keep
         return loss, x, clean, logits, aux_logits
 
+    return loss_of
+
+
+def _step_fn(loss_of, lr, noise_lr, langevin, seed):
+    """One traced search step (z, noise, i) -> (z, noise, mean loss before the step)."""
+
     @tf.function
     def step(z, noise, i):
         with tf.GradientTape() as tape:
@@ -209,22 +242,7 @@ def ga_search(model, acgan, source, target=None, steps: int = 1000, lr: float = 
         noise = noise - noise_lr * gn / tf.maximum(norm, 1e-12)
         return z, noise, tf.reduce_mean(loss)
 
-    z = tf.constant(z0)
-    noise = tf.zeros((count, *acgan.image_shape), tf.float32)
-    losses = []
-    for i in range(int(steps)):
-        z, noise, loss = step(z, noise, tf.constant(float(i)))
-        losses.append(float(loss))
-    loss, x, clean, logits, aux_logits = loss_of(z, noise)
-    losses.append(float(tf.reduce_mean(loss)))
-    if steps == 0:
-        x = clean  # exactly the AC-GAN's samples
-    pred = np.argmax(np.asarray(logits), -1)
-    aux_pred = np.argmax(np.asarray(aux_logits), -1)
-    fooled = pred != source if target is None else pred == target
-    return GAResult(images=np.asarray(x, "float32"), z0=z0, z=np.asarray(z, "float32"),
-                    predictions=pred, aux_predictions=aux_pred,
-                    success=fooled & (aux_pred == source), losses=np.asarray(losses, "float32"))
+    return step
 
 
 def ga(model, x, y=None, acgan=None, steps: int = 1000, lr: float = 1.0 / 64,

@@ -22,6 +22,7 @@ def jsma(model, x, target, num_classes: int = 10, theta: float = 1.0, gamma: flo
         batch_size: images per ART batch.
     Returns: float32 [B, H, W, C] in [0, 1].
     """
+    # lazy: ART takes ~1 s to import, and only its attacks need it
     from art.attacks.evasion import SaliencyMapMethod
 
     attack = SaliencyMapMethod(art_classifier(model, x.shape[1:], num_classes), theta=theta,

@@ -41,8 +41,10 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.data.image_files import ImageFiles
+from lad_tf.data.registry import load_recipe_data
 from lad_tf.data.splits import DatasetSplits, RawData, make_splits, split_indices, to_unit_float
 from lad_tf.errors import LadError
+from lad_tf.files import file_sha256
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 # Images of a folder held out as the test split (it has no official one).
@@ -111,8 +113,6 @@ def load_run_data(run_dir, cfg, data_dir=None,
     Raises:
         LadError: The recorded data is gone or has changed.
     """
-    from lad_tf.data.registry import load_recipe_data
-
     record_path = Path(run_dir) / "data.json"
     if not record_path.is_file():
         return load_recipe_data(cfg, data_dir)
@@ -318,12 +318,8 @@ def _load_npz(path: Path, cfg, image_shape, log) -> tuple[DatasetSplits, dict]:
         + f" of {num_classes} classes, {tuple(images[0].shape[1:])}, all in memory")
     splits = make_splits(path.stem, raw, provider_fraction=cfg.provider_fraction,
                          seed=cfg.seed, validation_fraction=cfg.validation_fraction)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
     record = {"path": str(path), "kind": "npz", "files": 1,
-              "images": int(sum(len(y) for y in labels)), "fingerprint": digest.hexdigest(),
+              "images": int(sum(len(y) for y in labels)), "fingerprint": file_sha256(path),
               "class_names": [str(k) for k in range(num_classes)],
               "image_shape": list(splits.image_shape)}
     return splits, record

@@ -14,6 +14,7 @@ import os
 from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from lad_tf.errors import LadError
 
@@ -145,8 +146,7 @@ def load_tfds(tfds_name: str, splits: Sequence[str], data_dir: Optional[str],
     Raises:
         Whatever tfds raises; AssertionError when the data is not prepared.
     """
-    import tensorflow as tf
-    import tensorflow_datasets as tfds  # imported lazily: slow, optional
+    import tensorflow_datasets as tfds  # lazy: slow to import, and optional
 
     loaded = tfds.load(tfds_name, split=list(splits), data_dir=data_dir, download=False,
                        as_supervised=preprocess is None)

@@ -23,6 +23,9 @@ import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import grpc
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
 from lad_tf.errors import LadError
 from lad_tf.serving.resolver import LocalModelServer, ServingError
 
@@ -121,9 +124,6 @@ def grpc_server(model_server: LocalModelServer, host: str = "127.0.0.1", port: i
     Yields:
         The target, e.g. "127.0.0.1:8500" (port 0 picks a free one).
     """
-    import grpc
-    from tensorflow_serving.apis import prediction_service_pb2_grpc
-
     _check_loopback(host)
 
     class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
