@@ -59,7 +59,8 @@ def score_examples(model, x_adv: np.ndarray, y: np.ndarray, target: np.ndarray |
 
 def perturbation_sizes(x: np.ndarray, x_adv: np.ndarray) -> dict:
     """{"mean_linf", "median_l2"} of x_adv - x over the images (0.0 for none)."""
-    diff = (np.asarray(x_adv) - np.asarray(x)).reshape(len(x), -1)
+    diff = np.asarray(x_adv) - np.asarray(x)
+    diff = diff.reshape(len(diff), int(np.prod(diff.shape[1:])))  # -1 fails on 0 images
     if len(diff) == 0:
         return {"mean_linf": 0.0, "median_l2": 0.0}
     return {"mean_linf": float(np.abs(diff).max(axis=1).mean()),
