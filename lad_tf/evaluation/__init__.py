@@ -48,6 +48,6 @@ One module per job, in the order `run.RunEvaluation` calls them:
     figures       Figs. 4 and 7 and the clean-vs-robust frontier
     cli           `python -m lad_tf.evaluate`
 
-This package imports nothing on its own, so `lad_tf.evaluation.budget` stays
-cheap for the defences to read.
+This package imports nothing on its own: the defences import
+`lad_tf.evaluation.budget` without loading the rest of the evaluation.
 """
