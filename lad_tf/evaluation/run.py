@@ -113,8 +113,8 @@ class RunEvaluation:
         ctx, cfg = self.ctx, self.ctx.cfg
         result = {"quick": self.quick, "settings": ctx.settings(),
                   "samples": sample_sizes(cfg, ctx.data.y_test, ctx.num_classes),
-                  "attack_titles": {a: attack_title(cfg, a) for a in set(cfg.attacks)
-                                    | set(cfg.transfer_attacks)}}
+                  "attack_titles": {a: attack_title(cfg, a) for a in  # recipe order, once each
+                                    dict.fromkeys([*cfg.attacks, *cfg.transfer_attacks])}}
         if cfg.robust_per_class:
             result["robust"] = suite_summary(cfg, ctx.data.y_test, ctx.num_classes)
         return result
