@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from lad_tf.traced import traced_call
+
 
 def predict_labels(logits) -> np.ndarray:
     """Class labels from logits: argmax, or logit > 0 for a single sigmoid logit."""
@@ -38,3 +40,14 @@ def batched(fn, x: np.ndarray, batch_size: int) -> np.ndarray:
         out = np.asarray(fn(tf.convert_to_tensor(chunk)))
         outputs.append(out[:batch_size - pad] if pad else out)
     return np.concatenate(outputs)
+
+
+def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Predicted labels int [N] of a logits model on x float32 [N, H, W, C] in [0, 1].
+
+    Runs one traced call per batch of exactly min(batch_size, N) images
+    (`batched`), so a long evaluation traces the model once.
+    """
+    if len(x) == 0:
+        return np.zeros((0,), "int64")
+    return predict_labels(batched(traced_call(model), x, min(batch_size, len(x))))

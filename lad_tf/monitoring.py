@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lad_tf.files import write_bytes
+
 
 def log(message: str):
     """Progress output on stderr with a wall-clock stamp."""
@@ -62,9 +64,7 @@ def save_png(grid: np.ndarray, path: Path, scale: int = 3):
     """Writes a [1, H, W, C] grid in [0, 1] as a PNG, enlarged `scale` times."""
     img = np.repeat(np.repeat(grid[0], scale, axis=0), scale, axis=1)
     data = tf.io.encode_png(tf.convert_to_tensor(np.clip(img * 255 + 0.5, 0, 255).astype("uint8")))
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_bytes(data.numpy())
-    tmp.replace(path)
+    write_bytes(path, data.numpy())
 
 
 class RunSummaries:

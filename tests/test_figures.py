@@ -1,4 +1,5 @@
-"""lad_tf.figures: each paper figure renders to a non-blank [1, H, W, 3] image."""
+"""lad_tf.figures: the training stages' figures (Figs. 3, 5, 6) render to a
+non-blank [1, H, W, 3] image; RunSummaries writes them."""
 
 from __future__ import annotations
 
@@ -31,16 +32,6 @@ def test_reconstruction_figure(channels):
     assert_rgb_image(figures.reconstruction_figure(x[:3], x[:3]))   # fewer than n
     with pytest.raises(ValueError, match="same shape"):
         figures.reconstruction_figure(x, x[:5])
-
-
-def test_examples_figure():
-    x = _images(10)
-    columns = {"original": x, "FGSM": x * 0.5, "JSMA": 1 - x, "LAD": x ** 2}
-    labels = {name: np.arange(10) % 10 for name in columns}
-    assert_rgb_image(figures.examples_figure(columns, labels, n=8))
-    # A method without labels is drawn untitled rather than failing.
-    del labels["original"]
-    assert_rgb_image(figures.examples_figure(columns, labels, n=4))
 
 
 def test_pair_success_heatmap_mnist():
@@ -84,15 +75,6 @@ def test_transition_figure():
                                                ["0 -> 5", "1 -> 7"]))
     with pytest.raises(ValueError, match="predicted must be"):
         figures.transition_figure(rows, predicted[:, :5], [0, 4, 8, 12, 16, 20], ["a", "b"])
-
-
-def test_accuracy_curves():
-    curves = {"LeNet (clean)": [0.99] * len(EPS),                    # horizontal reference
-              "fine-tuned (clean)": [0.992, 0.99, 0.98, 0.95, 0.9],
-              "Adv. LeNet": [np.nan, 0.6, 0.7, 0.8, 0.9]}
-    assert_rgb_image(figures.accuracy_curves(EPS, curves, "MNIST"))
-    with pytest.raises(ValueError, match="one value per eps"):
-        figures.accuracy_curves(EPS, {"short": [0.5, 0.6]}, "MNIST")
 
 
 def test_render_closes_pyplot_figures():

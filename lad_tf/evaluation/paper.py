@@ -7,6 +7,7 @@ measured one.
 
 from __future__ import annotations
 
+from lad_tf.defences import DEFENCES as METHODS
 from lad_tf.formatting import pct
 
 # Table II: accuracy on white-box adversarial sets against LeNet (original, Adv. LeNet).
@@ -25,8 +26,6 @@ EXTRA = ("pgd-at", "trades", "fast-at", "fgsm-ft", "lad+fast", "lad+pgd")  # sta
 
 def mnist_tables(result: dict) -> str:
     """Markdown: Tables II, III and IV, the paper's number beside this run's."""
-    from lad_tf.defences import DEFENCES as METHODS
-
     models = result["models"]
     titles = result["attack_titles"]
     extra = [m for m in EXTRA if m in models]

@@ -1,6 +1,6 @@
-"""The robust suite (lad_tf.robust_suite): APGD-T and PGD with restarts on a
-real, undefended LeNet, the worst case per image, the gradient-masking
-checks, the per-image cache, the report rows and the frontier figure."""
+"""The robust suite (lad_tf.evaluation.robust): APGD-T and PGD with restarts
+on a real, undefended LeNet, the worst case per image, the gradient-masking
+checks, the per-image cache and the suite's settings."""
 
 import json
 import re
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lad_tf import figures, robust_suite
 from lad_tf.attacks import craft
 from lad_tf.batching import predict_labels
 from lad_tf.errors import LadError
-from lad_tf.evaluate import ResultCache, balanced_subset, render_tables
+from lad_tf.evaluation import robust
+from lad_tf.evaluation.cache import PerImageCache, ResultCache
+from lad_tf.sampling import balanced_subset
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +88,14 @@ def test_worst_case_is_at_most_every_attack(trained_lenet, sample):
                                                      **extra), y)
                   for name, extra in [("fgsm", {}), ("pgd", {"nb_iter": 10, "seed": 0}),
                                       ("apgd", {"max_iter": 10})]}
-    worst = robust_suite.worst_case(clean, per_attack)
+    worst = robust.worst_case(clean, per_attack)
     assert worst.dtype == bool and worst.shape == clean.shape
     for name, c in per_attack.items():
         assert worst.mean() <= c.mean(), name
         assert not np.any(worst & ~c), name  # never robust where an attack fooled it
     np.testing.assert_array_equal(worst, clean & np.logical_and.reduce(list(per_attack.values())))
     with pytest.raises(ValueError, match="same images"):
-        robust_suite.worst_case(clean, {"fgsm": per_attack["fgsm"][:10]})
+        robust.worst_case(clean, {"fgsm": per_attack["fgsm"][:10]})
 
 
 NORMAL = {"apgd": 0.50, "apgd_t": 0.45, "pgd_restarts": 0.48, "pgd": 0.52, "square": 0.60}
@@ -113,7 +114,7 @@ NORMAL = {"apgd": 0.50, "apgd_t": 0.45, "pgd_restarts": 0.48, "pgd": 0.52, "squa
      {"high_eps": "not run", "square_vs_white_box": "not run", "more_steps": "not run"}),
 ])
 def test_masking_checks(accuracy, high_eps, expected):
-    checks = robust_suite.masking_checks(accuracy, high_eps)
+    checks = robust.masking_checks(accuracy, high_eps)
     assert {k: v["status"] for k, v in checks.items()} == expected
     if "square" in accuracy:
         assert checks["square_vs_white_box"]["best_white_box"] == min(
@@ -129,8 +130,8 @@ def test_per_image_results_are_cached_per_model_and_attack(tmp_path):
 
     def run(model_print):
         cache = ResultCache(tmp_path, "lad", model_print, {"robust_per_class": 1})
-        per_image = robust_suite.PerImageCache(tmp_path, "lad", cache.key)
-        return robust_suite.cached_correct(cache, per_image, "robust:apgd", compute)
+        per_image = PerImageCache(tmp_path, "lad", cache.key)
+        return robust.cached_correct(cache, per_image, "robust:apgd", compute)
 
     row, first = run("v1")
     assert row["accuracy"] == 0.75 and row["examples"] == 4 and len(calls) == 1
@@ -139,70 +140,6 @@ def test_per_image_results_are_cached_per_model_and_attack(tmp_path):
     assert json.loads((tmp_path / "lad.json").read_text())["results"]["robust:apgd"] == row
     run("v2")  # a retrained model is attacked afresh
     assert len(calls) == 2
-
-
-def _result():
-    row = {"clean_accuracy": 0.99, "fgsm_accuracy": 0.5, "robust_examples": 20,
-           "robust_clean_accuracy": 0.95, "robust_apgd_accuracy": 0.4, "robust_pgd_accuracy": 0.5,
-           "robust_square_accuracy": 0.6, "robust_accuracy": 0.35,
-           "masking_checks": robust_suite.masking_checks(
-               {"apgd": 0.4, "pgd": 0.5, "square": 0.6}, 0.0)}
-    masked = {**row, "masking_checks": robust_suite.masking_checks(
-        {"apgd": 0.4, "pgd": 0.5, "square": 0.1}, 0.2)}
-    suite = {"examples": 20, "per_class": 2, "eps": 0.3, "attacks": ["apgd", "square"],
-             "titles": {"apgd": "APGD-CE (100 steps)", "square": "Square (5000 queries)",
-                        "pgd": "PGD-40"}, "masking_eps": 1.0, "masking_examples": 10}
-    return {"models": {"original": row, "not-a-registered-method": masked},
-            "attack_titles": {"fgsm": "FGSM (eps 0.3)"}, "robust": suite,
-            "settings": {"per_class": 2, "attacks": ["fgsm"], "transfer_attacks": []},
-            "samples": {"untargeted": 20}}
-
-
-def test_report_rows_show_worst_case_and_masking_flags():
-    text = render_tables(_result())
-    assert "| not-a-registered-method |" in text.splitlines()[4]  # unknown method: its name
-    assert "| **worst case (robust accuracy)** | **35.00%** | **35.00%** |" in text
-    assert "| Square (5000 queries) | 60.00% | 60.00% |" in text
-    assert "| masking check (a): PGD at eps 1 ~ 0% | 0.00% PASS | 20.00% FLAG |" in text
-    assert "60.00% vs 40.00% PASS | 10.00% vs 40.00% FLAG |" in text
-    assert "| PGD-40, same images (check c) |" in text
-    assert "ART 1.20 has no FAB" in text and "no FAB-T" in text
-    assert "flagged: not-a-registered-method" in text
-
-
-def test_frontier_figure_is_an_rgb_image():
-    points = robust_suite.frontier_points(
-        {"original": {"clean_accuracy": 0.99, "robust_accuracy": 0.0},
-         "pgd-at": {"clean_accuracy": 0.98, "robust_accuracy": 0.9},
-         "lad": {"clean_accuracy": 0.99, "robust_accuracy": 0.05},
-         "no-suite": {"clean_accuracy": 0.9}}, {"pgd-at": 1200.0, "lad": 300.0})
-    assert [p[0] for p in points] == ["original", "pgd-at", "lad"] and points[0][3] == 0.0
-    image = figures.frontier_figure(points)
-    assert image.dtype == np.float32 and image.ndim == 4 and image.shape[0] == 1
-    assert image.shape[-1] == 3 and 0.0 <= image.min() and image.max() <= 1.0
-    assert image.std() > 0.01
-    with pytest.raises(ValueError, match="at least one point"):
-        figures.frontier_figure([])
-
-
-def test_frontier_labels_of_close_points_keep_their_vertical_order():
-    """Two defences 1.4 points apart: the higher point's label stays above
-    the lower one's, at least the gap apart (they once looked swapped)."""
-    heights = dict(figures._label_heights(np.array([0.0, 82.3, 83.7]),
-                                          np.array([99.24, 98.54, 98.38]), gap=0.3))
-    assert heights[0] == 99.24  # far from the others: at its own height
-    assert heights[1] == 98.54 and heights[2] <= heights[1] - 0.3
-
-
-def test_training_seconds_of_a_harden_stage_still_running(tmp_path):
-    """Methods done before the harden stage finished have no metrics/harden.json
-    entry yet; their time comes from methods/<name>.json."""
-    from lad_tf.evaluate import method_seconds
-
-    (tmp_path / "methods").mkdir()
-    (tmp_path / "methods" / "pgd-at.json").write_text('{"seconds": 1278.6}')
-    (tmp_path / "methods" / "trades.json").write_text('{"seconds": 4')  # being written
-    assert method_seconds(tmp_path) == {"pgd-at": 1278.6}
 
 
 @pytest.mark.parametrize("override, needle", [
@@ -222,3 +159,28 @@ def test_recipe_rejects_bad_robust_suite_settings(override, needle):
     assert (defaults.robust_per_class, defaults.robust_attacks, defaults.masking_eps,
             defaults.masking_per_class) == (100, ("apgd", "apgd_t", "square", "pgd_restarts"),
                                             1.0, 20)
+
+
+def test_suite_plan_and_summary_follow_the_settings():
+    import dataclasses
+
+    from lad_tf.config import EvaluationConfig
+
+    cfg = dataclasses.replace(EvaluationConfig(), robust_per_class=3, masking_per_class=1,
+                              attack_params={"pgd": {"nb_iter": 20}})
+    plan = robust.suite_plan(cfg, 10)
+    assert list(plan.attacks) == ["apgd", "apgd_t", "square", "pgd_restarts"]
+    assert plan.attacks["square"]["max_iter"] == 5000  # AutoAttack's Square, not Square-100
+    assert plan.reference["nb_iter"] == 20 and plan.reference["seed"] == 0
+    # Check (a): PGD at masking_eps with Madry's step, 2.5 * eps / steps.
+    assert plan.masking["eps"] == 1.0 and plan.masking["eps_iter"] == pytest.approx(2.5 / 20)
+    binary = robust.suite_plan(cfg, 2)
+    assert "apgd_t" not in binary.attacks
+    y = np.repeat(np.arange(2), 10)
+    summary = robust.suite_summary(cfg, y, 2)
+    assert summary["skipped"] == {"apgd_t": "DLR needs >= 3 classes; this task has 2"}
+    assert (summary["examples"], summary["masking_examples"]) == (6, 2)
+    assert summary["titles"]["pgd"] == "PGD-20" and summary["attacks"] == [
+        "apgd", "square", "pgd_restarts"]
+    no_masking = robust.suite_plan(dataclasses.replace(cfg, masking_per_class=0), 10)
+    assert no_masking.masking is None

@@ -1,5 +1,5 @@
-"""The robust suite of the evaluation: worst-case accuracy per image over an
-attack ensemble, and checks for gradient masking.
+"""The robust suite: worst-case accuracy per image over an attack ensemble,
+and checks for gradient masking.
 
 On ONE class-balanced sample of test images (`evaluation.robust_per_class`
 per class) every model meets every attack of `evaluation.robust_attacks` at
@@ -27,43 +27,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import numpy as np
 
 from lad_tf.attacks import ATTACKS
-from lad_tf.formatting import pct
+from lad_tf.batching import predict
+from lad_tf.evaluation.budget import attack_params, run_attack, suite_params, suite_title
+from lad_tf.evaluation.cache import PerImageCache, ResultCache
+from lad_tf.evaluation.samples import robust_samples
 
-# AutoAttack's budgets where they differ from the registry's table defaults
-# (`square` there is Square-100); attack_params still override them.
-SUITE_DEFAULTS = {"square": {"max_iter": 5000}}
 REFERENCE = "pgd"  # PGD-40 on the same images, for check (c) only
 HIGH_EPS_LIMIT = 0.05  # (a): accuracy above this at masking_eps is flagged
 SQUARE_MARGIN = 0.02  # (b): Square below the best white-box accuracy by more is flagged
 STEPS_MARGIN = 0.01  # (c): PGD-100 x restarts above PGD-40 by more is flagged
-
-
-def suite_params(name: str, params: Mapping) -> dict:
-    """Parameters of `name` in the suite: SUITE_DEFAULTS under the recipe's `params`."""
-    return {**SUITE_DEFAULTS.get(name, {}), **params}
-
-
-def suite_title(name: str, params: Mapping) -> str:
-    """Table title of suite attack `name` run with `params` (over the registry defaults)."""
-    p = {**ATTACKS[name].defaults, **params}
-    if name == "apgd":
-        restarts = p.get("nb_random_init", 1)
-        return f"APGD-CE ({p['max_iter']} steps" + (f" x {restarts} restarts)" if restarts > 1
-                                                      else ")")
-    if name == "apgd_t":
-        return f"APGD-T (DLR, {p['n_target_classes']} targets x {p['max_iter']} steps)"
-    if name == "square":
-        return f"Square ({p['max_iter']} queries)"
-    if name == "pgd_restarts":
-        return f"PGD-{p['nb_iter']} x {p['restarts']} restarts"
-    if name == "pgd":
-        return f"PGD-{p['nb_iter']}"
-    return ATTACKS[name].title
 
 
 def worst_case(clean: np.ndarray, per_attack: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -120,36 +96,6 @@ def masking_checks(accuracy: Mapping[str, float], high_eps_accuracy: float | Non
     ok = None if more is None or fewer is None else more <= fewer + STEPS_MARGIN
     steps = {"status": _verdict(ok), "pgd_restarts": more, "pgd": fewer, "margin": STEPS_MARGIN}
     return {"high_eps": high, "square_vs_white_box": black, "more_steps": steps}
-
-
-class PerImageCache:
-    """bool [N] per attack in `<folder>/<name>-per-image.npz`, valid for one `key`.
-
-    Args:
-        folder: the evaluation folder; name: the model's name.
-        key: the model's ResultCache key (fingerprint and settings); a file
-            with another key is ignored and overwritten.
-    """
-
-    def __init__(self, folder: Path, name: str, key: str):
-        self.path, self.key = Path(folder) / f"{name}-per-image.npz", key
-        self.data: dict[str, np.ndarray] = {}
-        if self.path.is_file():
-            try:
-                with np.load(self.path) as f:
-                    if str(f["key"]) == key:
-                        self.data = {k: f[k].astype(bool) for k in f.files if k != "key"}
-            except (OSError, ValueError, KeyError):
-                pass  # unreadable: recompute
-
-    def get(self, attack: str) -> np.ndarray | None:
-        return self.data.get(attack)
-
-    def put(self, attack: str, correct: np.ndarray):
-        self.data[attack] = np.asarray(correct, bool)
-        tmp = self.path.with_name(self.path.name + ".tmp.npz")
-        np.savez_compressed(tmp, key=self.key, **self.data)
-        tmp.replace(self.path)
 
 
 def cached_correct(cache, per_image: PerImageCache, key: str,
@@ -238,96 +184,57 @@ def run_suite(attack: Callable, predict: Callable, plan: SuitePlan, sample: tupl
     return out
 
 
-# -- report --------------------------------------------------------------------------------
-CHECKS = ("high_eps", "square_vs_white_box", "more_steps")
+def skipped_attacks(cfg, num_classes: int) -> dict[str, str]:
+    """Suite attacks this dataset cannot run, with the reason."""
+    if "apgd_t" in cfg.robust_attacks and num_classes < 3:
+        return {"apgd_t": f"DLR needs >= 3 classes; this task has {num_classes}"}
+    return {}
 
 
-def _check_title(key: str, suite: dict) -> str:
-    titles = suite["titles"]
-    return {"high_eps": f"masking check (a): PGD at eps {suite['masking_eps']:g} ~ 0%",
-            "square_vs_white_box": "masking check (b): Square not below the white-box attacks",
-            "more_steps": "masking check (c): "
-                          f"{titles.get('pgd_restarts', 'PGD x restarts')} <= {titles[REFERENCE]}",
-            }[key]
+def suite_plan(cfg, num_classes: int) -> SuitePlan:
+    """The suite's attacks and params at the evaluation settings `cfg`."""
+    reference = attack_params(cfg, REFERENCE)
+    steps = reference.get("nb_iter", ATTACKS["pgd"].defaults["nb_iter"])
+    masking = ({**reference, "eps": cfg.masking_eps, "nb_iter": steps,
+                "eps_iter": 2.5 * cfg.masking_eps / steps}  # Madry's step rule
+               if cfg.masking_per_class else None)
+    skipped = skipped_attacks(cfg, num_classes)
+    return SuitePlan(
+        attacks={a: suite_params(a, attack_params(cfg, a))
+                 for a in cfg.robust_attacks if a not in skipped},
+        reference=reference, masking=masking)
 
 
-
-def _check_cell(key: str, c: dict) -> str:
-    if c["status"] == "not run":
-        return "not run"
-    if key == "high_eps":
-        return f"{pct(c['accuracy'])} {c['status']}"
-    if key == "square_vs_white_box":
-        return f"{pct(c['square'])} vs {pct(c['best_white_box'])} {c['status']}"
-    return f"{pct(c['pgd_restarts'])} vs {pct(c['pgd'])} {c['status']}"
-
-
-def table_rows(result: dict, names: list[str]) -> list[str]:
-    """Markdown rows of the methods x attacks table: each suite attack, the
-    worst case (bold) and the three masking checks; [] without a suite."""
-    suite = result.get("robust")
-    models = result["models"]
-    if not suite or not any("robust_accuracy" in models[n] for n in names):
-        return []
-
-    def row(title, key, bold=False):
-        cells = [pct(models[n].get(key)) if key in models[n] else "not run" for n in names]
-        cells = [f"**{c}**" if bold and c != "not run" else c for c in cells]
-        return f"| {title} | " + " | ".join(cells) + " |"
-
-    lines = [row(f"robust sample, clean ({suite['examples']} images)", "robust_clean_accuracy")]
-    lines += [row(suite["titles"][a], f"robust_{a}_accuracy") for a in suite["attacks"]]
-    lines.append(row("**worst case (robust accuracy)**", "robust_accuracy", bold=True))
-    if REFERENCE not in suite["attacks"]:
-        lines.append(row(f"{suite['titles'][REFERENCE]}, same images (check c)",
-                         f"robust_{REFERENCE}_accuracy"))
-    for key in CHECKS:
-        lines.append(f"| {_check_title(key, suite)} | " + " | ".join(
-            _check_cell(key, models[n]["masking_checks"][key]) if "masking_checks" in models[n]
-            else "not run" for n in names) + " |")
-    return lines
+def suite_summary(cfg, y_test: np.ndarray, num_classes: int) -> dict:
+    """What the robust suite ran, for evaluation.json's "robust" and the report."""
+    plan, (idx, mask_idx) = suite_plan(cfg, num_classes), robust_samples(cfg, y_test)
+    runs = {REFERENCE: plan.reference, **plan.attacks}
+    return {"examples": int(len(idx)), "per_class": cfg.robust_per_class,
+            "eps": cfg.pgd_eps, "attacks": list(plan.attacks),
+            "titles": {a: suite_title(a, p) for a, p in runs.items()},
+            "params": runs, "skipped": skipped_attacks(cfg, num_classes),
+            "masking_eps": cfg.masking_eps,
+            "masking_examples": int(len(mask_idx)) if plan.masking else 0}
 
 
-def notes(result: dict, names: list[str], title: Callable[[str], str] = str) -> list[str]:
-    """Markdown paragraphs under the table: what the suite ran and each check's verdict."""
-    suite = result.get("robust")
-    if not table_rows(result, names):
-        return []
-    models, titles = result["models"], suite["titles"]
-    flagged = {k: [title(n) for n in names
-                   if models[n].get("masking_checks", {}).get(k, {}).get("status") == "FLAG"]
-               for k in CHECKS}
+def evaluate_robust(ctx, name: str, model, cache: ResultCache) -> dict:
+    """The robust suite for one model, cached per attack.
 
-    def verdict(key):
-        return ("flagged: " + ", ".join(flagged[key])) if flagged[key] else "no model flagged"
+    Args:
+        ctx: the `EvaluationContext`; name: the model's name; model: a logits
+            model; cache: its ResultCache (the per-image cache shares its key).
 
-    return [
-        "", f"Robust suite: one class-balanced sample of {suite['examples']} test images "
-            f"({suite['per_class']} per class), every attack at eps {suite['eps']:g} against "
-            "each model; the worst case counts an image as robust only if it is classified "
-            "correctly clean and under every suite attack ("
-            + ", ".join(suite["titles"][a] for a in suite["attacks"]) + "). ART 1.20 has no "
-            "FAB, so the AutoAttack ensemble here is APGD-CE + APGD-T + Square (no FAB-T), "
-            "plus PGD-100 with restarts."
-            + "".join(f" Not run: {a} ({why})." for a, why in suite.get("skipped", {}).items()),
-        "", "Gradient-masking checks: "
-            f"(a) PGD at eps {suite['masking_eps']:g} on {suite['masking_examples']} of these "
-            f"images can paint any image, so accuracy must be ~0 (FLAG above "
-            f"{100 * HIGH_EPS_LIMIT:g}%): {verdict('high_eps')}. "
-            "(b) The black-box Square attack must not beat the best white-box attack by more "
-            f"than {100 * SQUARE_MARGIN:g} points, else gradients mislead the white-box attacks: "
-            f"{verdict('square_vs_white_box')}. "
-            "(c) More steps and restarts must not raise accuracy: "
-            f"{titles.get('pgd_restarts', 'PGD with restarts')} at most {100 * STEPS_MARGIN:g} "
-            f"point above {titles[REFERENCE]} on the same images: "
-            f"{verdict('more_steps')}.",
-    ]
+    Returns:
+        `run_suite`'s dict (robust_accuracy, masking_checks, robust_details, ...).
+    """
+    cfg, x_test, y_test = ctx.cfg, ctx.data.x_test, ctx.data.y_test
+    idx, mask_idx = robust_samples(cfg, y_test)
+    per_image = PerImageCache(ctx.folder, name, cache.key)
 
+    def attack(attack_name, x, y, params):
+        return run_attack(attack_name, model, x, y, None, cfg, ctx.log, name, params)
 
-def frontier_points(models: Mapping[str, dict], seconds: Mapping[str, float],
-                    title: Callable[[str], str] = str) -> list[tuple]:
-    """(label, clean accuracy, robust accuracy, training seconds) of every model
-    with a robust suite result, for `figures.frontier_figure`; a model
-    missing from `seconds` (the original) gets 0."""
-    return [(title(n), float(row["clean_accuracy"]), float(row["robust_accuracy"]),
-             float(seconds.get(n, 0.0))) for n, row in models.items() if "robust_accuracy" in row]
+    return run_suite(
+        attack, lambda x: predict(model, x), suite_plan(cfg, ctx.num_classes),
+        (x_test[idx], y_test[idx]), (x_test[mask_idx], y_test[mask_idx]), cache, per_image,
+        ctx.log)

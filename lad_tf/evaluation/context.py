@@ -1,0 +1,61 @@
+"""What every kind of result reads: the run, its data, the evaluation
+settings and where results are cached; and how a run's model files load."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+from lad_tf import attention_svm, models
+from lad_tf.evaluation.cache import ResultCache
+from lad_tf.files import fingerprint
+
+# Imported for their side effect: they register the classes a run's files hold.
+_REGISTERED = (attention_svm, models)
+
+
+def load_model(path: Path) -> keras.Model:
+    """A `.keras` file of a run (classifier, generator, SVM or defended model)."""
+    return keras.models.load_model(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationContext:
+    """The inputs shared by every kind of result.
+
+    Attributes:
+        run_dir: a run of `python -m lad_tf.harden`.
+        recipe: its resolved `Recipe`.
+        data: its `DatasetSplits` (x_test float32 [N, H, W, C] in [0, 1], ...).
+        cfg: the EvaluationConfig in force (`--quick` sizes applied).
+        folder: where results are cached (`evaluation/` or `evaluation-quick/`).
+        log: print-like progress output.
+    """
+
+    run_dir: Path
+    recipe: object
+    data: object
+    cfg: object
+    folder: Path
+    log: Callable = print
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.num_classes
+
+    def settings(self) -> dict:
+        """The evaluation settings as a dict (evaluation.json's "settings", the cache key)."""
+        return dataclasses.asdict(self.cfg)
+
+    def curve_eps(self) -> list[float]:
+        """The eps of Fig. 7 and of the LAD test sets: hardening.sweep_eps, else
+        generation.eps_sweep."""
+        hard = self.recipe.hardening
+        return [float(e) for e in (hard.sweep_eps or self.recipe.generation.eps_sweep)]
+
+    def cache(self, name: str, model_path: Path) -> ResultCache:
+        """The result cache of model `name`, valid for this file version and these settings."""
+        return ResultCache(self.folder, name, fingerprint(model_path), self.settings())
