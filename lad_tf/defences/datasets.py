@@ -1,23 +1,14 @@
 """The training data of Eq. 4: batches of the training split paired with
 batches of generated (or crafted) examples.
 
-The Eq. 4 step itself is `lad_tf.defences.LAD` (kept importable here as
-`LADHardening`); the loss and accuracy helpers live in
-`lad_tf.defences.base`.
+The Eq. 4 step itself is `lad_tf.defences.LAD`; the loss and accuracy
+helpers live in `lad_tf.defences.base`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-
-from lad_tf.defences.base import classification_loss, logits_accuracy
-from lad_tf.defences.lad import LAD as LADHardening
-
-
-def classification_accuracy(num_classes: int):
-    """The accuracy metric on logits (logit > 0 for one logit, else argmax)."""
-    return logits_accuracy(num_classes)
 
 
 def _shuffled(x, y, buffer: int | None, seed: int) -> tf.data.Dataset:
@@ -70,6 +61,3 @@ def paired_dataset(x_train, y_train: np.ndarray | None, x_gen: np.ndarray,
            .shuffle(len(x_gen), seed=seed + 1).repeat().batch(batch_size, drop_remainder=True))
     return tf.data.Dataset.zip((train, gen)).prefetch(tf.data.AUTOTUNE)
 
-
-__all__ = ["LADHardening", "classification_accuracy", "classification_loss", "hardening_dataset",
-           "paired_dataset"]
