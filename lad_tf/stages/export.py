@@ -27,13 +27,13 @@ def card_evaluation(result: dict | None) -> dict | None:
     return keep
 
 
-def export(run: Run, hardened, evaluation: dict | None) -> tuple[dict, dict]:
+def export(run: Run, hardened, metrics: dict) -> tuple[dict, dict]:
     """Writes `hardened` for TF Serving with its model card.
 
     Args:
         run: the run (its recipe's `export` section, data summary).
         hardened: the exported method's model (hardened.keras).
-        evaluation: the evaluate stage's metrics (the card's numbers), or None.
+        metrics: the earlier stages' metrics (the card carries `evaluate`'s).
 
     Returns: (metrics: the SavedModel's path, version, signature, inputs and
         outputs, also written to export.json, {}). A non-chief worker skips.
@@ -46,7 +46,7 @@ def export(run: Run, hardened, evaluation: dict | None) -> tuple[dict, dict]:
         "dataset": run.data.summary(),
         "method": defence_title(run.recipe.hardening.methods[0]),
         "recipe": run.recipe.to_dict(),
-        "evaluation": card_evaluation(evaluation),
+        "evaluation": card_evaluation(metrics.get("evaluate")),
         "run_dir": str(run.run_dir),
     }
     path = export_model(hardened, run.export_base, run.recipe.export.name, metadata)
