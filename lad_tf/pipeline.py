@@ -9,7 +9,7 @@ stages it takes, the function that runs it and the one that loads it back
 --resume a stage whose artifact and metrics/<stage>.json exist is loaded,
 else it runs; a stage that runs makes every later stage stale, so their
 artifacts, metrics and partial work (the hardening stage's per-method files,
-training backups) are deleted before it starts.
+training backups) and the run's report are deleted before it starts.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def _no_outputs(run: Run) -> dict:
 
 
 MODELS = ("classifier", "generator", "svm", "targets")  # the outputs of stages 1-3
+REPORT_FILES = ("report.json", "report.md")  # written by `run_pipeline` after the last stage
 
 # The rows of the table, keyed by the names of lad_tf.names.STAGES.
 _ROWS = {
@@ -165,6 +166,8 @@ def run_stages(run: Run, stop_after: str | None = None,
         else:
             if not running:  # what later stages made came from older inputs
                 invalidate(run.run_dir, table[i + 1:])
+                for name in REPORT_FILES:  # the report sums up every stage
+                    (run.run_dir / name).unlink(missing_ok=True)
                 running = True
             run_stage(run, stage, state)
         if stage.name == stop_after:
@@ -259,5 +262,5 @@ def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool 
     return run, outcome
 
 
-__all__ = ["MODELS", "STAGE_TABLE", "RunOutcome", "Stage", "adam_for", "bought_lines",
+__all__ = ["MODELS", "REPORT_FILES", "STAGE_TABLE", "RunOutcome", "Stage", "adam_for", "bought_lines",
            "invalidate", "run_pipeline", "run_stage", "run_stages"]

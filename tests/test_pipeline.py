@@ -59,15 +59,18 @@ def test_fresh_run_runs_every_stage_and_passes_outputs_on(tmp_path):
 
 def test_resume_reuses_finished_stages(tmp_path):
     run_stages(make_run(tmp_path, False), table=fake_table([]))
+    (tmp_path / "report.md").write_text("kept: no stage ran")
     calls = []
     outcome = run_stages(make_run(tmp_path, True), table=fake_table(calls))
     assert calls == ["load-a", "load-b", "load-c"]
     assert outcome.metrics["c"]["value"] == 3 and outcome.outputs["b"] == "loaded-b"
+    assert (tmp_path / "report.md").is_file()
 
 
 def test_a_recomputed_stage_makes_every_later_artifact_stale(tmp_path):
     run_stages(make_run(tmp_path, False), table=fake_table([]))
     (tmp_path / "c-parts" / "kept-if-fresh").write_text("old")
+    (tmp_path / "report.md").write_text("numbers of the old stages")
     (tmp_path / "a.out").unlink()  # stage a must run again
     seen = []
 
@@ -81,19 +84,21 @@ def test_a_recomputed_stage_makes_every_later_artifact_stale(tmp_path):
     run_stages(make_run(tmp_path, True), table=table)
     assert calls == ["a", "b", "c"]  # b and c ran again, not loaded
     files_when_a_ran = seen[0][1]
-    for stale in ("b.out", "c.out", "b.json", "c.json", "part", "kept-if-fresh"):
+    for stale in ("b.out", "c.out", "b.json", "c.json", "part", "kept-if-fresh", "report.md"):
         assert stale not in files_when_a_ran, files_when_a_ran
     assert (tmp_path / "c-parts" / "part").read_text() == "c"
 
 
 def test_the_first_rerun_stage_keeps_its_own_partial_work(tmp_path):
     run_stages(make_run(tmp_path, False), table=fake_table([]))
+    (tmp_path / "report.json").write_text("{}")
     (tmp_path / "b.out").unlink()  # b reruns; its b-parts/ (finished methods) stay
     (tmp_path / "b-parts" / "finished").write_text("kept")
     calls = []
     run_stages(make_run(tmp_path, True), table=fake_table(calls))
     assert calls == ["load-a", "b", "c"]
     assert (tmp_path / "b-parts" / "finished").read_text() == "kept"
+    assert not (tmp_path / "report.json").exists()
 
 
 def test_stop_after_ends_the_walk_and_says_where(tmp_path):
