@@ -22,7 +22,6 @@ from pathlib import Path
 from lad_tf.errors import LadError
 
 
-
 def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_size: int = 64,
                 latent_dim: int = 128, channels: int = 32, n_critic: int = 5,
                 learning_rate: float = 2e-4, decay: bool = True, chunk: int = 500, seed: int = 0,
@@ -47,86 +46,47 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
         LadError: bad settings, unknown or missing data, or a run directory
             whose recorded settings differ from these.
     """
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from lad_tf.data import load_dataset
-    from lad_tf.models.acgan import ACGAN
-    from lad_tf.models.acgan_critic import ACGANCritic
-    from lad_tf.models.acgan_generator import ACGANGenerator
-    from lad_tf.monitoring import image_grid, log as stamp_log, save_png
-
-    log = log or stamp_log
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("latent_dim", latent_dim),
-                        ("channels", channels), ("n_critic", n_critic), ("chunk", chunk)):
-        if int(value) != value or value < 1:
-            raise LadError(f"--{name.replace('_', '-')} must be an integer >= 1; got {value}")
+    _check_settings(steps=steps, batch_size=batch_size, latent_dim=latent_dim,
+                    channels=channels, n_critic=n_critic, chunk=chunk)
     if not learning_rate > 0:
         raise LadError(f"--learning-rate must be > 0; got {learning_rate}")
     run_dir = Path(run_dir)
-    folder = run_dir / "acgan"
-    folder.mkdir(parents=True, exist_ok=True)
+    (run_dir / "acgan").mkdir(parents=True, exist_ok=True)
     (run_dir / "figures").mkdir(exist_ok=True)
     settings = dict(dataset=dataset, latent_dim=latent_dim, channels=channels, n_critic=n_critic,
                     batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    state_path, model_path = folder / "state.json", folder / "acgan.keras"
-    done = 0
-    if state_path.exists() and model_path.exists():
-        state = json.loads(state_path.read_text())
-        differ = {k: (state["settings"].get(k), v) for k, v in settings.items()
-                  if state["settings"].get(k) != v}
-        if differ:
-            raise LadError(f"{run_dir} holds an AC-GAN trained with other settings "
-                           f"{ {k: a for k, (a, _) in differ.items()} }; use another RUN_DIR or "
-                           f"the same settings")
-        done = int(state["steps_done"])
-    data = load_dataset(dataset, data_dir=data_dir)
-    if data.streamed:
-        raise LadError("the AC-GAN trains on in-memory images; this dataset streams from files")
-    h, w, c = data.image_shape
-    if h % 4 or w % 4:
-        raise LadError(f"the AC-GAN needs images whose sides divide by 4; {dataset} has {h}x{w}")
-    keras.utils.set_random_seed(seed)
-    if done:
-        model = keras.saving.load_model(model_path, compile=False)
-        log(f"acgan: continuing {model_path} from step {done}")
-    else:
-        generator = ACGANGenerator(latent_dim, data.num_classes, data.image_shape, channels)
-        critic = ACGANCritic(data.num_classes, data.image_shape, channels)
-        model = ACGAN(generator, critic, n_critic=n_critic, seed=seed)
-    rate = learning_rate
-    if decay:
-        rate = keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, 0.0)
-    model.compile(keras.optimizers.Adam(rate, 0.0, 0.9), keras.optimizers.Adam(rate, 0.0, 0.9))
-    for optimizer in (model.generator_optimizer, model.critic_optimizer):
-        optimizer.iterations.assign(done)  # the decay resumes where it stopped
-    batches = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-               .shuffle(len(data.x_train), seed=seed).repeat().batch(batch_size, drop_remainder=True))
-    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "acgan"))
-    z = np.random.default_rng(seed).standard_normal((10 * data.num_classes, latent_dim))
-    labels = np.repeat(np.arange(data.num_classes), 10)
-    while done < steps:
-        now = min(chunk, steps - done)
-        history = model.fit(batches, steps_per_epoch=now, epochs=1, verbose=0, shuffle=False).history
-        done += now
-        logs = {k: float(v[-1]) for k, v in history.items()}
-        with writer.as_default():
-            for name, value in logs.items():
-                tf.summary.scalar(f"acgan/{name}", value, step=done)
-        writer.flush()
-        grid = image_grid(np.asarray(model.generate(z.astype("float32"), labels)),
-                          data.num_classes, 10)
-        save_png(grid, run_dir / "figures" / "acgan_samples.png")
-        tmp = folder / "partial-acgan.keras"  # Keras needs the .keras suffix
-        model.save(tmp)
-        tmp.replace(model_path)
-        tmp_state = folder / "state.json.tmp"
-        tmp_state.write_text(json.dumps({"settings": settings, "steps_done": done,
-                                         "steps": steps, "last_losses": logs}, indent=2))
-        tmp_state.replace(state_path)
-        log(f"acgan step {done}/{steps}: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()))
-    return model
+    done = steps_done(run_dir, settings)
+    # lazy: TensorFlow loads only once the settings are checked (fast --help and errors)
+    from lad_tf.acgan_training import fit_acgan
+    from lad_tf.monitoring import log as stamp_log  # lazy, as above
+
+    return fit_acgan(run_dir, dataset, data_dir, settings, done, steps, decay, chunk,
+                     log or stamp_log)
+
+
+def _check_settings(**values):
+    for name, value in values.items():
+        if int(value) != value or value < 1:
+            raise LadError(f"--{name.replace('_', '-')} must be an integer >= 1; got {value}")
+
+
+def steps_done(run_dir: Path, settings: dict) -> int:
+    """Generator steps an earlier call trained in `run_dir` (0: none).
+
+    Raises:
+        LadError: the run directory holds an AC-GAN trained with other settings.
+    """
+    state_path, model_path = run_dir / "acgan" / "state.json", run_dir / "acgan" / "acgan.keras"
+    if not (state_path.exists() and model_path.exists()):
+        return 0
+    state = json.loads(state_path.read_text())
+    differ = {k: (state["settings"].get(k), v) for k, v in settings.items()
+              if state["settings"].get(k) != v}
+    if differ:
+        raise LadError(f"{run_dir} holds an AC-GAN trained with other settings "
+                       f"{ {k: a for k, (a, _) in differ.items()} }; use another RUN_DIR or "
+                       f"the same settings")
+    return int(state["steps_done"])
 
 
 def main(argv=None) -> int:

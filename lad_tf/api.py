@@ -53,7 +53,7 @@ def prepare_run_dir(dataset: str, recipe_path, overrides: list[str], run_dir, re
 
     Returns: (run directory, `Recipe`); on resume, the run's own recipe.
     """
-    from lad_tf.config import load_recipe, recipe_from_dict
+    from lad_tf.config import load_recipe, recipe_from_dict  # lazy: keeps `import lad_tf` fast
 
     recipe = load_recipe(dataset, recipe_path, overrides)
     run_dir = resolve_run_dir(run_dir, dataset, resume)
@@ -88,6 +88,7 @@ def _as_overrides(overrides, method) -> list[str]:
 
 def _load_own_model(model, latent_layer):
     """(classifier, info) for a model object or a .keras path (see lad_tf.own_model)."""
+    # lazy: TensorFlow loads here, not on `import lad_tf`
     from lad_tf.own_model import cut_model, file_sha256, load_model_file
 
     if isinstance(model, (str, Path)):
@@ -183,37 +184,43 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
         LadError: a problem with the input (model, layer, data, recipe, run
             directory), raised before anything is trained or written.
     """
+    overrides = _run_overrides(overrides, method, model, latent_layer, dataset, recipe)
+    run_dir, resolved = prepare_run_dir(dataset, recipe, overrides, run_dir, resume)
+    provided, info = (None, None) if model is None else _load_own_model(model, latent_layer)
+    if resume:
+        _check_resumed_model(run_dir, info)
+    from lad_tf.monitoring import log  # lazy: TensorFlow loads here, not on `import lad_tf`
+    from lad_tf.pipeline import run_pipeline  # lazy, as above
+
+    for line in describe_cut(info) if info is not None else ():
+        log(line)
+    run, outcome = run_pipeline(run_dir, resolved, data_dir=data_dir, export_base=export_base,
+                                resume=resume, strategy=strategy, model=provided,
+                                model_info=info, data=data, stop_after=stop_after)
+    report_path = run.run_dir / "report.json"
+    report = (json.loads(report_path.read_text()) if stop_after is None and report_path.is_file()
+              else {"stages": outcome.metrics, "stopped_after": stop_after})
+    return HardenResult(outcome.outputs.get("hardened"), report, run.run_dir)
+
+
+def _run_overrides(overrides, method, model, latent_layer, dataset: str, recipe) -> list[str]:
+    """`--set` strings of `harden_model`'s arguments: the overrides, the
+    method(s) and, for your model, its export name (unless one is set)."""
     overrides = _as_overrides(overrides, method)
     if model is None and latent_layer is not None:
         raise LadError("--latent-layer needs --model PATH (Python: model=...); the zoo's "
                        "classifiers define their own latent layer")
     if model is not None and not any(o.startswith("export.name=") for o in overrides):
-        stem = Path(model).stem if isinstance(model, (str, Path)) else getattr(model, "name", "")
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(stem)).strip("._") or "model"
-        recipe_name = dataset if recipe is None else Path(recipe).stem
-        overrides = [*overrides, "export.name=" + json.dumps(f"{stem}_{recipe_name}_lad")]
-    run_dir, resolved = prepare_run_dir(dataset, recipe, overrides, run_dir, resume)
-    provided, info = (None, None) if model is None else _load_own_model(model, latent_layer)
-    if resume:
-        _check_resumed_model(run_dir, info)
+        overrides = [*overrides, _export_name(model, dataset, recipe)]
+    return overrides
 
-    from lad_tf.monitoring import log
 
-    for line in describe_cut(info) if info is not None else ():
-        log(line)
-
-    from lad_tf.pipeline import Pipeline
-
-    pipeline = Pipeline(run_dir, resolved, data_dir=data_dir, export_base=export_base,
-                        resume=resume, strategy=strategy, model=provided, model_info=info,
-                        data=data)
-    pipeline.run(stop_after=stop_after)
-    report_path = pipeline.run_dir / "report.json"
-    if stop_after is None and report_path.is_file():
-        report = json.loads(report_path.read_text())
-    else:
-        report = {"stages": pipeline.metrics, "stopped_after": stop_after}
-    return HardenResult(getattr(pipeline, "hardened", None), report, pipeline.run_dir)
+def _export_name(model, dataset: str, recipe) -> str:
+    """The `export.name=` override for your model: <model>_<recipe>_lad."""
+    stem = Path(model).stem if isinstance(model, (str, Path)) else getattr(model, "name", "")
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(stem)).strip("._") or "model"
+    recipe_name = dataset if recipe is None else Path(recipe).stem
+    return "export.name=" + json.dumps(f"{stem}_{recipe_name}_lad")
 
 
 def export_model(model, base="export/models", name: str | None = None,

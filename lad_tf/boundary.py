@@ -19,12 +19,14 @@ eps units (`unit=`):
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import numpy as np
 import tensorflow as tf
 
 from lad_tf.attention_svm import AttentionSVM
 from lad_tf.batching import batched, predict_labels
+from lad_tf.files import write_bytes
 from lad_tf.traced import traced_call
 
 
@@ -113,8 +115,17 @@ class GeneratedSet:
             keep = self.pred_latent != self.pred_image
         return self.images[keep], self.source[keep].astype("int64")
 
+    def first_examples(self) -> "GeneratedSet":
+        """The first source example of every pair (N = 1): what the figures show."""
+        return GeneratedSet(self.eps, self.pairs, self.source_index[:, :1],
+                            self.images[:, :, :1], self.pred_image[:, :, :1],
+                            self.pred_latent[:, :, :1])
+
     def save(self, path):
-        np.savez_compressed(path, **dataclasses.asdict(self))
+        """Writes the arrays to `path` (.npz, compressed) atomically."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **dataclasses.asdict(self))
+        write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path) -> "GeneratedSet":

@@ -1,5 +1,5 @@
 """`python -m lad_tf.harden`: data -> classifier -> generator -> attention SVMs
--> boundary-guided generation -> LAD fine-tuning -> evaluation -> export.
+-> boundary-guided generation -> hardening (the defences) -> evaluation -> export.
 
 The classifier is the recipe's zoo model, trained here, or your own Keras
 model (`--model PATH.keras --latent-layer NAME`, see lad_tf.own_model), used
@@ -7,9 +7,11 @@ as it is. The data is the recipe's dataset, or your own images (`--data
 PATH`: an image folder or an .npz, see lad_tf.data.own_data). The command is
 a thin layer over `lad_tf.harden_model` (lad_tf.api).
 
-Every stage writes its artifact into one run directory; with `--resume` a
-stage whose artifact exists is loaded instead of recomputed (and every stage
-after a recomputed one is recomputed too). Artifacts are written to a
+Every stage (lad_tf.stages, wired by lad_tf.pipeline.STAGE_TABLE) writes its
+artifact into one run directory; with `--resume` a stage whose artifact
+exists is loaded instead of recomputed, and every stage after a recomputed
+one is recomputed too (its old files, the per-method ones included, are
+deleted first). Artifacts are written to a
 temporary name and renamed when complete, so a crash never leaves a file that
 a resumed run would trust.
 """

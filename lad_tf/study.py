@@ -26,8 +26,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+import lad_tf.models  # noqa: F401 (registers the model classes, so keras loads their files)
 from lad_tf.attacks import craft
-from lad_tf.attention_svm import svm_for_pairs
 from lad_tf.boundary import generate
 from lad_tf.config import recipe_from_dict
 from lad_tf.data.own_data import load_run_data
@@ -35,9 +35,10 @@ from lad_tf.defences.selection import RobustSelection
 from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.errors import LadError
 from lad_tf.figures import _figure, render
+from lad_tf.files import write_json
 from lad_tf.monitoring import RunSummaries, log
 from lad_tf.sampling import balanced_subset
-from lad_tf.targets import run_targets
+from lad_tf.targets import run_generation_svm
 
 # name -> hardening-section overrides (and "eps_unit" for generation)
 VARIANTS = {
@@ -87,10 +88,9 @@ def run_variant(run_dir, recipe, data, pieces, name, overrides) -> dict:
     unit = overrides.pop("eps_unit", recipe.generation.eps_unit)
     hard = dataclasses.replace(recipe.hardening, **{k: tuple(v) if isinstance(v, list) else v
                                                     for k, v in overrides.items()})
-    targets = run_targets(run_dir, data.num_classes)  # the run's svm.targets
-    made = generate(classifier, generator, svm_for_pairs(svm, targets.svm_pairs, targets.pairs),
-                    data.x_provider, data.y_provider, targets.pairs, hard.per_class,
-                    list(hard.eps), unit, seed=recipe.data.seed)
+    targets, pair_svm = run_generation_svm(run_dir, svm, data.num_classes)  # svm.targets
+    made = generate(classifier, generator, pair_svm, data.x_provider, data.y_provider,
+                    targets.pairs, hard.per_class, list(hard.eps), unit, seed=recipe.data.seed)
     x_gen, y_gen = made.training_set(hard.only_inconsistent)
     # Every variant trains all its epochs and keeps its best validation epoch: with
     # the recipe's patience, validation PGD-20 that never leaves 0 stopped
@@ -126,9 +126,12 @@ def study_figure(rows: list[dict]) -> np.ndarray:
 
 
 def run_study(run_dir, names=None) -> dict:
-    import lad_tf.attention_svm  # noqa: F401 (registers AttentionSVM for loading)
-    import lad_tf.models  # noqa: F401 (registers the model classes)
+    """Runs (or reads from RUN_DIR/study/) the variants `names` (default all).
 
+    Returns: {"split": "validation", "images", "original": its scores,
+        "variants": one row per variant}, also written to RUN_DIR/study.json
+        with the figure RUN_DIR/figures/lad_study.png.
+    """
     run_dir = Path(run_dir)
     recipe, data = _load(run_dir)
     pieces = tuple(keras.models.load_model(run_dir / n)
@@ -140,7 +143,7 @@ def run_study(run_dir, names=None) -> dict:
     original = score(pieces[0], x_val, y_val)
     result = {"split": "validation", "images": int(len(y_val)),
               "original": original, "variants": rows}
-    (run_dir / "study.json").write_text(json.dumps(result, indent=1))
+    write_json(run_dir / "study.json", result, indent=1)
     RunSummaries(run_dir).image("lad_study", study_figure(
         [{"variant": "original", "validation": original}, *rows]),
         description="LAD variants scored on the validation split")
@@ -161,9 +164,7 @@ def _cached(folder, run_dir, recipe, data, pieces, name) -> dict:
     log(f"study: variant {name} {VARIANTS[name]}")
     row = run_variant(run_dir, recipe, data, pieces, name, VARIANTS[name])
     log(f"study {name}: validation {row['validation']} ({row['seconds']:.0f} s)")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(row, indent=1))
-    tmp.replace(path)
+    write_json(path, row, indent=1)
     return row
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lad_tf.attention_svm import ordered_pairs, svm_pairs
+from lad_tf.attention_svm import AttentionSVM, ordered_pairs, svm_for_pairs, svm_pairs
 from lad_tf.errors import LadError
 
 AUTO_NEAREST_ABOVE = 20  # `auto` turns `nearest` on above this many classes
@@ -75,6 +75,11 @@ class TargetChoice:
                 "svm_pairs": [list(p) for p in self.svm_pairs],
                 "nearest": None if self.nearest is None
                 else {str(s): list(t) for s, t in self.nearest.items()}}
+
+    def generation_svm(self, svm: AttentionSVM) -> AttentionSVM:
+        """The SVM of every pair of `pairs`, from `svm` fitted for `svm_pairs`
+        (a reversed pair uses its fitted SVM negated, `svm_for_pairs`)."""
+        return svm_for_pairs(svm, self.svm_pairs, self.pairs)
 
     @classmethod
     def from_dict(cls, raw: dict) -> "TargetChoice":
@@ -209,3 +214,18 @@ def run_targets(run_dir, num_classes: int) -> TargetChoice:
         if recorded:
             return TargetChoice.from_dict(recorded)
     return TargetChoice("all", ordered_pairs(num_classes), svm_pairs(num_classes))
+
+
+def run_generation_svm(run_dir, svm: AttentionSVM, num_classes: int):
+    """The pair SVMs of a run, in one place for every reader of a run.
+
+    Args:
+        run_dir: the run directory (its metrics/svm.json records the targets).
+        svm: the run's fitted SVMs (svm.keras).
+        num_classes: the run's classes.
+
+    Returns: (the run's `TargetChoice`, the `AttentionSVM` of every pair of
+        its `pairs`, ready for `lad_tf.boundary.generate`).
+    """
+    targets = run_targets(run_dir, num_classes)
+    return targets, targets.generation_svm(svm)

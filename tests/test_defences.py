@@ -47,6 +47,20 @@ def test_every_registered_defence_builds_with_its_section():
         assert isinstance(model, keras.Model), name
 
 
+def test_registry_is_the_one_method_list_in_its_order():
+    """DEFENCES is keyed by lad_tf.names.METHOD_NAMES (the list recipes are
+    checked against), in that order; each `<attack>-ft` fine-tunes on that attack."""
+    from lad_tf.names import METHOD_NAMES
+
+    assert tuple(DEFENCES) == METHOD_NAMES
+    assert all(spec.name == name for name, spec in DEFENCES.items())
+    fine_tuning = {n: s for n, s in DEFENCES.items() if n.endswith("-ft")}
+    assert sorted(fine_tuning) == ["cw-ft", "fgsm-ft", "jsma-ft", "pgd-ft"]
+    for name, spec in fine_tuning.items():
+        assert (spec.attack, spec.data, spec.section) == (name[:-3], "crafted", "hardening")
+    assert DEFENCES["lad"].title == "LAD" and DEFENCES["lad+pgd"].section == "lad_pgd"
+
+
 @pytest.mark.parametrize("cls", [PGDAdversarialTraining, FastAdversarialTraining])
 def test_adversarial_training_loss_is_ce_on_its_examples(cls, trained_lenet, batch, monkeypatch):
     x, y, _, _ = batch

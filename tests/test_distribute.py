@@ -20,7 +20,7 @@ MIRRORED = textwrap.dedent("""
     import numpy as np, tensorflow as tf, keras
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from lad_tf.hardening import LADHardening
+    from lad_tf.defences import LAD
     from lad_tf.models import build_classifier
 
     rng = np.random.default_rng(0)
@@ -31,7 +31,7 @@ MIRRORED = textwrap.dedent("""
     def one_step(strategy):
         with strategy.scope():
             keras.utils.set_random_seed(0)
-            model = LADHardening(build_classifier("lenet"), alpha=0.5)
+            model = LAD(build_classifier("lenet"), alpha=0.5)
             model.compile(optimizer=keras.optimizers.SGD(0.1))
         logs = model.fit(data, epochs=1, verbose=0).history
         return logs["loss"][0], [w.numpy() for w in model.classifier.weights]
@@ -48,14 +48,15 @@ WORKER = textwrap.dedent("""
     import json, sys
     import numpy as np, tensorflow as tf, keras
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    from lad_tf.hardening import LADHardening, hardening_dataset
+    from lad_tf.defences import LAD
+    from lad_tf.defences.datasets import hardening_dataset
     from lad_tf.models import build_classifier
     rng = np.random.default_rng(0)
     x, xa = rng.random((2, 64, 28, 28, 1)).astype("float32")
     y, ya = rng.integers(0, 10, (2, 64)).astype("int64")
     with strategy.scope():
         keras.utils.set_random_seed(0)
-        model = LADHardening(build_classifier("lenet"), alpha=0.5)
+        model = LAD(build_classifier("lenet"), alpha=0.5)
         model.compile(optimizer=keras.optimizers.SGD(0.05))
     from lad_tf.distribute import fit_multi_worker
     history = fit_multi_worker(model, hardening_dataset(x, y, xa, ya, batch_size=16), 1, strategy)

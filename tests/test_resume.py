@@ -1,5 +1,6 @@
 """A run killed in the middle of a training stage resumes from its last
-finished epoch and ends where an uninterrupted run ends."""
+finished epoch and ends where an uninterrupted run ends; a resumed run
+recomputes what a recomputed stage made stale."""
 
 import json
 import os
@@ -66,3 +67,37 @@ def test_killed_generator_stage_resumes_from_its_backup(tmp_path):
     for model in ("original", "hardened"):
         assert res["evaluate"][model]["clean_accuracy"] == pytest.approx(
             ref["evaluate"][model]["clean_accuracy"], abs=0.05)
+
+
+def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path):
+    """methods/<method>.keras is reused on --resume only while every stage
+    before harden was reused; a recomputed generation makes it stale."""
+    run_dir = tmp_path / "run"
+    first = subprocess.run(command(run_dir, "--stop-after", "harden"), capture_output=True,
+                           text=True, env=ENV, timeout=600, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    method = run_dir / "methods" / "lad.keras"
+    made = method.stat().st_mtime_ns
+
+    # Nothing upstream recomputed: the finished method is reused.
+    (run_dir / "hardened.keras").unlink()
+    again = subprocess.run(command(run_dir, "--resume", "--stop-after", "harden"),
+                           capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "stage generate: reusing generated.npz" in again.stderr
+    assert "harden lad: reusing lad.keras" in again.stderr
+    assert method.stat().st_mtime_ns == made
+
+    # The generation recomputed: the method is trained again on the new set.
+    (run_dir / "generated.npz").unlink()
+    stale = subprocess.run(command(run_dir, "--resume", "--stop-after", "harden"),
+                           capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path)
+    assert stale.returncode == 0, stale.stderr[-3000:]
+    assert "stage generate: running" in stale.stderr
+    assert "stage harden: removing stale methods" in stale.stderr
+    assert "harden lad: reusing" not in stale.stderr
+    assert "harden: method lad (1/1)" in stale.stderr
+    assert method.stat().st_mtime_ns > made
+    info = json.loads((run_dir / "methods" / "lad.json").read_text())
+    assert info["examples"] == json.loads(
+        (run_dir / "metrics" / "generate.json").read_text())["hardening_set"]["examples"]

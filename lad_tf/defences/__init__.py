@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from lad_tf.config import METHOD_NAMES
 from lad_tf.defences.base import Defence, classification_loss, logits_accuracy
 from lad_tf.defences.fast_at import FastAdversarialTraining
 from lad_tf.defences.lad import LAD
@@ -32,6 +31,7 @@ from lad_tf.defences.lad_pgd import LADPGD
 from lad_tf.defences.pgd_at import PGDAdversarialTraining
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.defences.trades import TRADES
+from lad_tf.names import METHOD_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,29 +88,36 @@ def _lad_pgd(classifier, cfg, ramp_steps):
                   eps_ramp_steps=ramp_steps)
 
 
-def _ft(attack):
-    return DefenceSpec(f"{attack}-ft", f"{attack.upper()}-FT",
+def _ft(name: str) -> DefenceSpec:
+    """An Eq. 4 fine-tuning baseline `<attack>-ft`: LAD's step on that attack's examples."""
+    attack = name[:-len("-ft")]
+    return DefenceSpec(name, f"{attack.upper()}-FT",
                        f"Eq. 4 fine-tuning on {attack.upper()} examples", "hardening", "crafted",
                        _lad, attack)
 
 
-DEFENCES: dict[str, DefenceSpec] = {s.name: s for s in (
-    DefenceSpec("lad", "LAD", "Eq. 4 fine-tuning on LAD's boundary-guided generated examples",
-                "hardening", "generated", _lad),
-    _ft("fgsm"), _ft("pgd"), _ft("jsma"), _ft("cw"),
-    DefenceSpec("pgd-at", "PGD-AT (Madry)", "PGD-k adversarial training (Madry et al. 2018)",
-                "pgd_at", "train", _pgd_at),
-    DefenceSpec("trades", "TRADES", "TRADES (Zhang et al. 2019): CE + beta KL to PGD-k examples",
-                "trades", "train", _trades),
-    DefenceSpec("fast-at", "Fast-AT", "FGSM with a random start (Wong et al. 2020)",
+# name -> (title, description, recipe section, training data, build) of every
+# defence that is not an `<attack>-ft` baseline.
+_OWN = {
+    "lad": ("LAD", "Eq. 4 fine-tuning on LAD's boundary-guided generated examples",
+            "hardening", "generated", _lad),
+    "pgd-at": ("PGD-AT (Madry)", "PGD-k adversarial training (Madry et al. 2018)",
+               "pgd_at", "train", _pgd_at),
+    "trades": ("TRADES", "TRADES (Zhang et al. 2019): CE + beta KL to PGD-k examples",
+               "trades", "train", _trades),
+    "fast-at": ("Fast-AT", "FGSM with a random start (Wong et al. 2020)",
                 "fast_at", "train", _fast_at),
-    DefenceSpec("lad+fast", "LAD+Fast", "Eq. 4 with the fast-AT term in place of the clean term",
-                "lad_fast", "generated", _lad_fast),
-    DefenceSpec("lad+pgd", "LAD+PGD", "Eq. 4 with the PGD-k term in place of the clean term",
+    "lad+fast": ("LAD+Fast", "Eq. 4 with the fast-AT term in place of the clean term",
+                 "lad_fast", "generated", _lad_fast),
+    "lad+pgd": ("LAD+PGD", "Eq. 4 with the PGD-k term in place of the clean term",
                 "lad_pgd", "generated", _lad_pgd),
-)}
-if tuple(DEFENCES) != METHOD_NAMES:  # config.py keeps the names TensorFlow-free
-    raise ImportError("lad_tf.config.METHOD_NAMES and lad_tf.defences.DEFENCES differ")
+}
+
+# The registry, in the order of the one name list (lad_tf.names.METHOD_NAMES,
+# which recipes are checked against before TensorFlow is imported).
+DEFENCES: dict[str, DefenceSpec] = {
+    name: _ft(name) if name.endswith("-ft") else DefenceSpec(name, *_OWN[name])
+    for name in METHOD_NAMES}
 
 
 def title(name: str) -> str:

@@ -4,7 +4,7 @@
 
 The generated set G(z') is made once from the provider split
 (`lad_tf.boundary`) and paired with training batches by
-`lad_tf.hardening.hardening_dataset` or `paired_dataset`. The paper's
+`lad_tf.defences.datasets.hardening_dataset` or `paired_dataset`. The paper's
 fine-tuning baselines (FGSM-FT, ..., CW-FT) are the same step with another
 attack's examples in place of G(z'). The LAD hybrids (`lad_fast.py`,
 `lad_pgd.py`) replace the clean x of the first term by an adversarial one.

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from lad_tf.attacks.logits import softmax_logits
 from lad_tf.defences.perturb import pgd_linf
+from lad_tf.files import write_json
 
 CLEAN_WEIGHT = 0.01  # score = robust + 0.01 * clean: clean accuracy breaks ties
 
@@ -139,7 +140,7 @@ class RobustSelection(keras.callbacks.Callback):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         self.classifier.save_weights(str(self.folder / "best.weights.h5"))
-        (self.folder / "best.json").write_text(json.dumps({**self.best, "history": self.history}))
+        write_json(self.folder / "best.json", {**self.best, "history": self.history}, indent=None)
 
     def summary(self) -> dict:
         """What happened, for the method's info file and the report."""

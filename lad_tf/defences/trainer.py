@@ -21,7 +21,8 @@ from lad_tf.attacks.logits import attack_classes
 from lad_tf.defences import DEFENCES
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.errors import LadError
-from lad_tf.hardening import hardening_dataset, paired_dataset
+from lad_tf.optimizers import make_optimizer
+from lad_tf.defences.datasets import hardening_dataset, paired_dataset
 from lad_tf.sampling import balanced_subset, targeted_subset
 
 
@@ -32,16 +33,6 @@ def fresh_copy(model: keras.Model, seed: int) -> keras.Model:
     shape = model.get_build_config()["input_shape"]
     copy(keras.ops.zeros((1, *shape[1:]), "float32"))  # builds the weights
     return copy
-
-
-def make_optimizer(cfg, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The section's optimizer: SGD with momentum or Adam, constant or cosine-decayed."""
-    rate = cfg.learning_rate
-    if getattr(cfg, "schedule", "constant") == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(rate, max(1, cfg.epochs * steps_per_epoch))
-    if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=getattr(cfg, "momentum", 0.0))
-    return keras.optimizers.Adam(rate)
 
 
 class DefenceTrainer:

@@ -1,10 +1,12 @@
-"""The Eq. 4 train_step: its loss is the alpha-weighted sum, and it learns."""
+"""The Eq. 4 train_step (lad_tf.defences.LAD): its loss is the alpha-weighted sum, and
+it learns; the Eq. 4 datasets (lad_tf.defences.datasets)."""
 
 import keras
 import numpy as np
 import pytest
 
-from lad_tf.hardening import LADHardening, hardening_dataset
+from lad_tf.defences import LAD
+from lad_tf.defences.datasets import hardening_dataset
 from lad_tf.models import build_classifier
 
 
@@ -29,7 +31,7 @@ def test_train_step_loss_is_alpha_weighted_sum(batch, alpha):
     x, y, x_adv, y_adv = batch
     keras.utils.set_random_seed(0)
     classifier = build_classifier("lenet")
-    model = LADHardening(classifier, alpha=alpha)
+    model = LAD(classifier, alpha=alpha)
     # A zero learning rate leaves the weights as they are, so the step's loss
     # can be recomputed by hand from the same weights.
     model.compile(optimizer=keras.optimizers.SGD(0.0))
@@ -45,7 +47,7 @@ def test_train_step_loss_is_alpha_weighted_sum(batch, alpha):
 def test_train_step_lowers_the_loss(batch):
     x, y, x_adv, y_adv = batch
     keras.utils.set_random_seed(0)
-    model = LADHardening(build_classifier("lenet"), alpha=0.5)
+    model = LAD(build_classifier("lenet"), alpha=0.5)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     losses = [model.train_on_batch(((x, y), (x_adv, y_adv)), return_dict=True)["loss"]
               for _ in range(25)]
@@ -54,7 +56,7 @@ def test_train_step_lowers_the_loss(batch):
 
 def test_alpha_out_of_range():
     with pytest.raises(ValueError, match="alpha must be in"):
-        LADHardening(build_classifier("lenet"), alpha=1.5)
+        LAD(build_classifier("lenet"), alpha=1.5)
 
 
 def test_hardening_dataset_pairs_clean_and_generated(batch):
@@ -66,3 +68,16 @@ def test_hardening_dataset_pairs_clean_and_generated(batch):
     assert xb.shape == (4, 28, 28, 1) and xa.shape == (4, 28, 28, 1)
     with pytest.raises(ValueError, match="generated set is empty"):
         hardening_dataset(x, y, x_adv[:0], y_adv[:0], batch_size=4)
+
+
+def test_old_hardening_names_still_import():
+    """lad_tf.hardening keeps the names earlier code imported, as the new objects."""
+    from lad_tf import defences, hardening
+    from lad_tf.defences import datasets
+
+    assert hardening.LADHardening is defences.LAD
+    assert hardening.hardening_dataset is datasets.hardening_dataset
+    assert hardening.paired_dataset is datasets.paired_dataset
+    assert hardening.classification_loss is defences.classification_loss
+    assert isinstance(hardening.classification_accuracy(10), keras.metrics.SparseCategoricalAccuracy)
+    assert isinstance(hardening.classification_accuracy(1), keras.metrics.BinaryAccuracy)
