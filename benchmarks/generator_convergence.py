@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.batching import batched
-from lad_tf.hardening import classification_loss
+from lad_tf.defences import classification_loss
 from lad_tf.models import build_classifier, build_generator
 
 PAPER_TEST_MSE = 0.00765

@@ -45,7 +45,7 @@ def measure(repeats: int = 7, steps: int = 3) -> dict:
     import tensorflow as tf
 
     from lad_tf.config import load_recipe
-    from lad_tf.hardening import classification_accuracy, classification_loss
+    from lad_tf.defences import classification_loss, logits_accuracy
     from lad_tf.models import build_classifier, build_generator
 
     recipe = load_recipe("svhn")
@@ -57,7 +57,7 @@ def measure(repeats: int = 7, steps: int = 3) -> dict:
     classifier = build_classifier(c_cfg.model, num_classes=10, image_shape=shape,
                                   **c_cfg.model_args)
     classifier.compile(optimizer=keras.optimizers.Adam(c_cfg.learning_rate),
-                       loss=classification_loss(10), metrics=[classification_accuracy(10)])
+                       loss=classification_loss(10), metrics=[logits_accuracy(10)])
     x = rng.random((c_cfg.batch_size, *shape), dtype=np.float32)
     y = rng.integers(0, 10, c_cfg.batch_size)
     classifier_step = _median_step(lambda: classifier.train_on_batch(x, y), repeats, steps)

@@ -109,7 +109,7 @@ def real_latents(data, train_images: int):
     import tensorflow as tf
 
     from lad_tf.batching import batched
-    from lad_tf.hardening import classification_loss
+    from lad_tf.defences import classification_loss
     from lad_tf.models import build_classifier
 
     keras.utils.set_random_seed(0)

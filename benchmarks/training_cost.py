@@ -19,7 +19,8 @@ from benchmarks.timing import median_seconds
 from lad_tf.defences import DEFENCES, PGDAdversarialTraining
 from lad_tf.attention_svm import AttentionSVM, ordered_pairs
 from lad_tf.boundary import perturb_latents
-from lad_tf.hardening import LADHardening, classification_loss, hardening_dataset
+from lad_tf.defences import LAD, classification_loss
+from lad_tf.defences.datasets import hardening_dataset
 from lad_tf.config import load_recipe
 from lad_tf.models import build_classifier, build_generator
 from lad_tf.precision import dtype_policy
@@ -72,7 +73,7 @@ def measure(x: np.ndarray, y: np.ndarray, batch_size: int = 64, steps: int = 20,
         / (per_pair * len(pairs))
     x_adv = np.asarray(generate(gen_input))
     x_adv = np.resize(x_adv, x.shape)
-    lad = LADHardening(classifier, alpha=0.5)
+    lad = LAD(classifier, alpha=0.5)
     lad.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.5))
     paired = hardening_dataset(x, y, x_adv, y, batch_size).cache().repeat()
     results["lad_step"] = median_seconds(lambda: _fit_steps(lad, paired, steps), repeats) / n

@@ -277,6 +277,3 @@ def transition_figure(rows: np.ndarray, predicted: np.ndarray, eps,
             ax.set_title(f"eps={eps_arr[r, e]:g}\npred {label_text(predicted[r, e])}",
                          fontsize=TITLE_SIZE, pad=2, color="tab:red" if flipped else "black")
     return render(fig)
-
-
-_figure = new_figure  # the name lad_tf.study imports; new code calls new_figure

@@ -34,8 +34,9 @@ from lad_tf.data.own_data import load_run_data
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.errors import LadError
-from lad_tf.figures import _figure, render
+from lad_tf.figures import new_figure, render
 from lad_tf.files import write_json
+from lad_tf.metrics import accuracy
 from lad_tf.monitoring import RunSummaries, log
 from lad_tf.sampling import balanced_subset
 from lad_tf.targets import run_generation_svm
@@ -77,7 +78,7 @@ def score(model, x, y, eps: float = 0.3) -> dict:
     """Validation accuracy: clean, FGSM and PGD-20 at `eps`."""
     clean, pgd = RobustSelection(model, x, y, eps=eps, steps=20).evaluate()
     x_fgsm = craft("fgsm", model, x, y=y, num_classes=model.num_classes, batch_size=500, eps=eps)
-    fgsm = float(np.mean(np.argmax(model.predict(x_fgsm, batch_size=500, verbose=0), -1) == y))
+    fgsm = accuracy(model, x_fgsm, y)
     return {"clean": clean, "fgsm": fgsm, "pgd20": pgd}
 
 
@@ -112,7 +113,7 @@ def run_variant(run_dir, recipe, data, pieces, name, overrides) -> dict:
 
 def study_figure(rows: list[dict]) -> np.ndarray:
     """Grouped bars: validation clean / FGSM / PGD-20 accuracy (%) per variant."""
-    fig = _figure(max(6.0, 0.9 * len(rows) + 2), 4.0)
+    fig = new_figure(max(6.0, 0.9 * len(rows) + 2), 4.0)
     ax = fig.add_subplot()
     x = np.arange(len(rows))
     for i, key in enumerate(("clean", "fgsm", "pgd20")):

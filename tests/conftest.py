@@ -44,7 +44,7 @@ def mnist(mnist_dir):
 @pytest.fixture(scope="session")
 def trained_lenet(mnist):
     """A LeNet trained for one epoch on 12,000 real MNIST training images (~98%)."""
-    from lad_tf.hardening import classification_loss
+    from lad_tf.defences import classification_loss
     from lad_tf.models import build_classifier
 
     keras.utils.set_random_seed(0)

@@ -162,7 +162,11 @@ def test_one_logit_defences_train_with_a_logit_accuracy():
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     model.evaluate(x, y, verbose=0)
     clean = model.get_metrics_result()["clean_accuracy"]
-    assert float(clean) == pytest.approx(np.mean((np.asarray(classifier(x))[:, 0] > 0) == y))
+    # evaluate (a compiled graph) and an eager call may differ in the last bits, so
+    # logits within 1e-5 of 0 may land on either side: allow exactly that share
+    logits = np.asarray(classifier(x))[:, 0]
+    near_zero = np.mean(np.abs(logits) < 1e-5)
+    assert abs(float(clean) - np.mean((logits > 0) == y)) <= near_zero + 1e-9
 
 
 def test_scratch_init_keeps_the_architecture_and_draws_fresh_weights(trained_lenet):

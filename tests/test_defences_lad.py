@@ -69,15 +69,3 @@ def test_hardening_dataset_pairs_clean_and_generated(batch):
     with pytest.raises(ValueError, match="generated set is empty"):
         hardening_dataset(x, y, x_adv[:0], y_adv[:0], batch_size=4)
 
-
-def test_old_hardening_names_still_import():
-    """lad_tf.hardening keeps the names earlier code imported, as the new objects."""
-    from lad_tf import defences, hardening
-    from lad_tf.defences import datasets
-
-    assert hardening.LADHardening is defences.LAD
-    assert hardening.hardening_dataset is datasets.hardening_dataset
-    assert hardening.paired_dataset is datasets.paired_dataset
-    assert hardening.classification_loss is defences.classification_loss
-    assert isinstance(hardening.classification_accuracy(10), keras.metrics.SparseCategoricalAccuracy)
-    assert isinstance(hardening.classification_accuracy(1), keras.metrics.BinaryAccuracy)

@@ -14,7 +14,7 @@ from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pair
 from lad_tf.boundary import perturb_latents
 from lad_tf.data import load_dataset
 from lad_tf.evaluate import accuracy, attack_accuracy
-from lad_tf.hardening import classification_accuracy, classification_loss
+from lad_tf.defences import classification_loss, logits_accuracy
 from lad_tf.models import build_classifier
 
 
@@ -130,7 +130,7 @@ def binary_digits():
     keras.utils.set_random_seed(0)
     model = build_classifier("lenet", num_classes=1)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=classification_loss(1),
-                  metrics=[classification_accuracy(1)])
+                  metrics=[logits_accuracy(1)])
     history = model.fit(data.x_train, y_train, batch_size=32, epochs=8, verbose=0)
     return model, data.x_test[:200], y_test[:200], history
 
@@ -145,7 +145,7 @@ def test_binary_accuracy_metric_reads_logits(binary_digits):
     near_ties = np.mean(np.abs(logits[:, 0]) < 1e-5)
     assert abs(clean - np.mean((logits[:, 0] > 0) == y)) <= near_ties + 1e-9
     assert clean >= 0.9
-    metric = classification_accuracy(1)
+    metric = logits_accuracy(1)
     metric.update_state(y, logits)
     assert float(metric.result()) == pytest.approx(clean)
     assert history.history["accuracy"][-1] > 0.9

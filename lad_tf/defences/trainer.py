@@ -16,13 +16,14 @@ from typing import Callable
 
 import keras
 
-from lad_tf.attacks import ATTACKS, craft
+from lad_tf.attacks import ATTACKS
 from lad_tf.attacks.logits import attack_classes
 from lad_tf.defences import DEFENCES
+from lad_tf.defences.datasets import hardening_dataset, paired_dataset
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.errors import LadError
+from lad_tf.evaluation.budget import attack_params, run_attack
 from lad_tf.optimizers import make_optimizer
-from lad_tf.defences.datasets import hardening_dataset, paired_dataset
 from lad_tf.sampling import balanced_subset, targeted_subset
 
 
@@ -61,8 +62,6 @@ class DefenceTrainer:
 
     def attack_params(self, attack: str) -> dict:
         """The evaluation's budget for `attack`, with the baselines' overrides."""
-        from lad_tf.evaluate import attack_params  # evaluate imports the registries: a cycle
-
         return {**attack_params(self.recipe.evaluation, attack),
                 **self.recipe.baselines.attack_params.get(attack, {})}
 
@@ -77,15 +76,8 @@ class DefenceTrainer:
             idx, target = balanced_subset(y, cfg.per_class, self.recipe.data.seed), None
         self.log(f"harden: crafting {len(idx)} {attack} examples against the original model "
                  "from the provider split")
-        batch = self.recipe.evaluation.batch_size if attack in ("fgsm", "pgd") else 128
-        every = max(1, -(-len(idx) // batch) // 4)  # about four progress lines
-
-        def progress(done, total):
-            if (done // batch) % every == 0 or done == total:
-                self.log(f"  {attack}: {done}/{total} images")
-
-        x_adv = craft(attack, model, x[idx], y=y[idx], target=target, num_classes=k,
-                      batch_size=batch, progress=progress, **self.attack_params(attack))
+        x_adv = run_attack(attack, model, x[idx], y[idx], target, self.recipe.evaluation,
+                           self.log, "", params=self.attack_params(attack))
         return x_adv, y[idx].astype("int64")
 
     def _dataset(self, spec, cfg, model, info):

@@ -16,7 +16,7 @@ from lad_tf.evaluation.cache import (ResultCache, read_keyed_json, read_keyed_np
                                      write_keyed_json, write_npz)
 from lad_tf.evaluation.samples import AttackSample, sample_for
 from lad_tf.files import cache_key, fingerprint, save_keras
-from lad_tf.hardening import classification_accuracy, classification_loss
+from lad_tf.defences import classification_loss, logits_accuracy
 from lad_tf.metrics import accuracy, score_examples
 from lad_tf.monitoring import EpochLogger
 
@@ -55,7 +55,7 @@ def train_blackbox(ctx) -> tuple[keras.Model, dict]:
     model = models.build_classifier(cfg.blackbox_model, num_classes=outputs,
                                     image_shape=data.image_shape)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=classification_loss(outputs),
-                  metrics=[classification_accuracy(outputs)])
+                  metrics=[logits_accuracy(outputs)])
     ctx.log(f"evaluate: training the black-box {cfg.blackbox_model} "
             f"({model.count_params()} parameters) on the training split, "
             f"{cfg.blackbox_epochs} epoch(s)")

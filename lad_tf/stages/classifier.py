@@ -12,8 +12,8 @@ from lad_tf import models
 from lad_tf.config import Recipe
 from lad_tf.defences.base import classification_loss, logits_accuracy
 from lad_tf.errors import LadError
-from lad_tf.evaluate import accuracy
 from lad_tf.files import save_keras
+from lad_tf.metrics import accuracy
 from lad_tf.monitoring import log
 from lad_tf.optimizers import make_optimizer
 from lad_tf.precision import dtype_policy

@@ -6,7 +6,7 @@ reads the models from the run directory).
 
 from __future__ import annotations
 
-from lad_tf.evaluate import RunEvaluation
+from lad_tf.evaluation.run import RunEvaluation
 from lad_tf.monitoring import log
 from lad_tf.stages.run import Run
 

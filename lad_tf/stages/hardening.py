@@ -18,8 +18,8 @@ import keras
 
 from lad_tf.boundary import GeneratedSet
 from lad_tf.defences.trainer import DefenceTrainer
-from lad_tf.evaluate import accuracy
 from lad_tf.files import save_keras, write_json
+from lad_tf.metrics import accuracy
 from lad_tf.monitoring import log
 from lad_tf.stages.generation import generate_set
 from lad_tf.stages.run import Run
