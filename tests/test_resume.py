@@ -81,8 +81,11 @@ def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path):
 
     # Nothing upstream recomputed: the finished method is reused.
     (run_dir / "hardened.keras").unlink()
-    again = subprocess.run(command(run_dir, "--resume", "--stop-after", "harden"),
-                           capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path)
+    def resume():
+        return subprocess.run(command(run_dir, "--resume", "--stop-after", "harden"),
+                              capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path)
+
+    again = resume()
     assert again.returncode == 0, again.stderr[-3000:]
     assert "stage generate: reusing generated.npz" in again.stderr
     assert "harden lad: reusing lad.keras" in again.stderr
@@ -90,8 +93,7 @@ def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path):
 
     # The generation recomputed: the method is trained again on the new set.
     (run_dir / "generated.npz").unlink()
-    stale = subprocess.run(command(run_dir, "--resume", "--stop-after", "harden"),
-                           capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path)
+    stale = resume()
     assert stale.returncode == 0, stale.stderr[-3000:]
     assert "stage generate: running" in stale.stderr
     assert "stage harden: removing stale methods" in stale.stderr
