@@ -27,7 +27,7 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
         train_limit: use only the first N training images (quick mode).
     """
     from lad_tf.config import load_recipe
-    from lad_tf.pipeline import adam_for
+    from lad_tf.optimizers import make_optimizer
     from lad_tf.precision import dtype_policy
 
     cfg = load_recipe("mnist").generator
@@ -41,7 +41,7 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
     z_train, z_test = batched(phi, x_train, 500), batched(phi, data.x_test, 500)
     with dtype_policy(cfg.precision):
         generator = build_generator(cfg.model, **cfg.model_args)
-    generator.compile(optimizer=adam_for(cfg, -(-len(z_train) // cfg.batch_size)),
+    generator.compile(optimizer=make_optimizer(cfg, -(-len(z_train) // cfg.batch_size)),
                       loss="mean_squared_error")
     train = (tf.data.Dataset.from_tensor_slices((z_train, x_train)).shuffle(len(z_train), seed=0)
              .batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))

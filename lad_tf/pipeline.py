@@ -24,7 +24,6 @@ from typing import Callable, NamedTuple
 from lad_tf.files import write_json
 from lad_tf.monitoring import log
 from lad_tf.names import STAGES
-from lad_tf.optimizers import make_optimizer as adam_for
 from lad_tf.report import write_report
 from lad_tf.stages import attention_svm, classifier, evaluation, export, figures, generation
 from lad_tf.stages import generator, hardening
@@ -262,5 +261,5 @@ def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool 
     return run, outcome
 
 
-__all__ = ["MODELS", "REPORT_FILES", "STAGE_TABLE", "RunOutcome", "Stage", "adam_for", "bought_lines",
+__all__ = ["MODELS", "REPORT_FILES", "STAGE_TABLE", "RunOutcome", "Stage", "bought_lines",
            "invalidate", "run_pipeline", "run_stage", "run_stages"]
