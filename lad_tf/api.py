@@ -147,7 +147,7 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
                  data=None, method=None, run_dir=None, recipe: str | None = None, overrides=None,
                  data_dir: str | None = None, export_base: str | None = None,
                  resume: bool = False, stop_after: str | None = None,
-                 strategy: str = "default") -> HardenResult:
+                 strategy: str = "default", from_run=None) -> HardenResult:
     """Hardens a classifier with LAD, evaluates it and exports it for TF Serving.
 
     Args:
@@ -174,8 +174,9 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
         recipe: a recipe JSON file instead of the zoo's.
         overrides: recipe changes, ["generator.epochs=2", ...] or
             {"generator.epochs": 2, ...}.
-        data_dir, export_base, resume, stop_after, strategy: as the CLI's
-            --data-dir, --export-base, --resume, --stop-after, --strategy.
+        data_dir, export_base, resume, stop_after, strategy, from_run: as the
+            CLI's --data-dir, --export-base, --resume, --stop-after,
+            --strategy, --from-run.
 
     Returns:
         HardenResult(model, report, run_dir).
@@ -185,6 +186,8 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
             directory), raised before anything is trained or written.
     """
     overrides = _run_overrides(overrides, method, model, latent_layer, dataset, recipe)
+    if from_run is not None:
+        _check_from_run(from_run, run_dir, resume, model, data)
     run_dir, resolved = prepare_run_dir(dataset, recipe, overrides, run_dir, resume)
     provided, info = (None, None) if model is None else _load_own_model(model, latent_layer)
     if resume:
@@ -196,11 +199,28 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
         log(line)
     run, outcome = run_pipeline(run_dir, resolved, data_dir=data_dir, export_base=export_base,
                                 resume=resume, strategy=strategy, model=provided,
-                                model_info=info, data=data, stop_after=stop_after)
+                                model_info=info, data=data, stop_after=stop_after,
+                                from_run=from_run)
     report_path = run.run_dir / "report.json"
     report = (json.loads(report_path.read_text()) if stop_after is None and report_path.is_file()
               else {"stages": outcome.metrics, "stopped_after": stop_after})
     return HardenResult(outcome.outputs.get("hardened"), report, run.run_dir)
+
+
+def _check_from_run(from_run, run_dir, resume: bool, model, data) -> None:
+    """LadError unless --from-run names a zoo run and this is a new run."""
+    if resume:
+        raise LadError("--from-run starts a new run from an earlier one; drop --resume (or drop "
+                       "--from-run to continue the run itself)")
+    if model is not None or data is not None:
+        raise LadError("--from-run reuses the stages of a zoo run; with --model or --data start "
+                       "a new run, or continue one with --resume")
+    if run_dir is not None and Path(run_dir).resolve() == Path(from_run).resolve():
+        raise LadError(f"--from-run {from_run} is the run directory itself; pass a new "
+                       "--run-dir")
+    from lad_tf.stages.reuse import read_source  # lazy: imports TensorFlow
+
+    read_source(from_run)
 
 
 def _run_overrides(overrides, method, model, latent_layer, dataset: str, recipe) -> list[str]:

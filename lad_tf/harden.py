@@ -34,6 +34,8 @@ examples:
   python -m lad_tf.harden --dataset mnist --data-dir ~/data --set generator.epochs=20
   python -m lad_tf.harden --dataset mnist --resume --run-dir runs/mnist-20261124-120000
   python -m lad_tf.harden --dataset mnist --method lad,fgsm-ft,pgd-at,lad+pgd
+  python -m lad_tf.harden --dataset mnist --from-run runs/mnist-20261124-120000 \
+      --run-dir runs/mnist-long --set pgd_at.epochs=20   # retrains PGD-AT only
   python -m lad_tf.harden --model my_cnn.keras --latent-layer fc1 --dataset digits
   python -m lad_tf.harden --data my_images/ --dataset digits   # your images, digits budgets
   python -m lad_tf.evaluate runs/mnist-20261124-120000 --quick
@@ -87,6 +89,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "the newest runs/<dataset>-*)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an existing run directory, reusing finished stages")
+    parser.add_argument("--from-run", default=None, metavar="OLD_RUN_DIR",
+                        help="start this new run from an earlier run of the zoo: its stages "
+                             "and defences whose recipe values are unchanged are copied, the "
+                             "rest is trained (e.g. a longer pgd_at budget without training "
+                             "the generator again); recorded in from_run.json")
     parser.add_argument("--export-base", default=None,
                         help="TF Serving base folder (default: the recipe's export.base)")
     parser.add_argument("--stop-after", choices=STAGES, default=None,
@@ -110,7 +117,8 @@ def main(argv=None) -> int:
         harden_model(args.model, args.dataset, latent_layer=args.latent_layer, data=args.data,
                      recipe=args.recipe, overrides=args.overrides, run_dir=run_dir,
                      data_dir=args.data_dir, export_base=args.export_base, resume=args.resume,
-                     stop_after=args.stop_after, strategy=args.strategy)
+                     stop_after=args.stop_after, strategy=args.strategy,
+                     from_run=args.from_run)
         return 0
     except LadError as exc:
         print(f"error: {exc}", file=sys.stderr)

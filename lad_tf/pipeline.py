@@ -28,6 +28,7 @@ from lad_tf.report import write_report
 from lad_tf.stages import attention_svm, classifier, evaluation, export, figures, generation
 from lad_tf.stages import generator, hardening
 from lad_tf.stages.data import open_run
+from lad_tf.stages.reuse import seed_from_run
 from lad_tf.stages.run import ARTIFACTS, Run
 
 
@@ -144,13 +145,14 @@ def run_stage(run: Run, stage: Stage, state: dict) -> dict:
 
 
 def run_stages(run: Run, stop_after: str | None = None,
-               table: tuple[Stage, ...] = STAGE_TABLE) -> RunOutcome:
+               table: tuple[Stage, ...] = STAGE_TABLE, redraw: tuple = ()) -> RunOutcome:
     """Runs (or, on --resume, reuses) the stages of `table` in order.
 
     Args:
         run: the run (`lad_tf.stages.data.open_run`).
         stop_after: the last stage to run, or None for all.
         table: the stages (tests pass their own).
+        redraw: reused stages whose figures are drawn again (copied by --from-run).
 
     Returns: the `RunOutcome` of the stages run or reused.
     """
@@ -162,6 +164,9 @@ def run_stages(run: Run, stop_after: str | None = None,
             state["metrics"][stage.name] = json.loads(
                 (run.run_dir / "metrics" / f"{stage.name}.json").read_text())
             state.update(stage.load(run))
+            if stage.name in redraw and stage.figures is not None:
+                stage.figures(run, state["metrics"][stage.name],
+                              *(state[name] for name in stage.figure_inputs))
         else:
             if not running:  # what later stages made came from older inputs
                 invalidate(run.run_dir, table[i + 1:])
@@ -222,7 +227,8 @@ def bought_lines(metrics: dict, exported: str, eps: float,
 
 def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool = False,
                  strategy: str = "default", model=None, model_info: dict | None = None,
-                 data=None, stop_after: str | None = None) -> tuple[Run, RunOutcome]:
+                 data=None, stop_after: str | None = None,
+                 from_run=None) -> tuple[Run, RunOutcome]:
     """Runs one LAD run in `run_dir`: every stage, then report.md and the last lines.
 
     Args:
@@ -240,6 +246,8 @@ def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool 
             used instead of the recipe's dataset; recorded in data.json. On
             resume, None means the run's recorded data.
         stop_after: the last stage to run (None: all, then the report).
+        from_run: an earlier run directory whose unchanged stages and
+            defences are copied into this new run first (`lad_tf.stages.reuse`).
 
     Returns: (the `Run`, the `RunOutcome`: metrics and models of the stages).
     """
@@ -249,7 +257,11 @@ def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool 
     log(f"run directory {run.run_dir}; data {run.data.source}: "
         f"{len(run.data.y_train)} train / {len(run.data.y_validation)} validation / "
         f"{len(run.data.y_provider)} provider / {len(run.data.y_test)} test")
-    outcome = run_stages(run, stop_after)
+    copied = ()
+    if from_run is not None:
+        copied = tuple(seed_from_run(from_run, run.run_dir, recipe, STAGE_TABLE)["stages"])
+        run.resume = True  # the copies are reused like a resumed run's stages
+    outcome = run_stages(run, stop_after, redraw=copied)
     if outcome.stopped_after is not None:
         return run, outcome
     total = time.perf_counter() - start

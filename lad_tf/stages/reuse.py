@@ -1,0 +1,153 @@
+"""`harden --from-run OLD_RUN`: a new run that starts from an earlier run's
+finished stages.
+
+Changing one defence's budget should not retrain the generator. A stage of
+the earlier run is copied into the new run directory when the recipe values
+it depends on (`STAGE_DEPENDS`) are the same in both runs and every stage
+before it was copied too; the first stage that differs, and every stage
+after it, runs again. The hardening stage is never copied whole: each of
+its defences (methods/<method>.keras and .json) is copied when every stage
+before hardening was copied and the defence's own recipe values
+(`method_depends`) are unchanged, so a run that changes `pgd_at.epochs`
+retrains PGD-AT only. Evaluation and export always
+run again. What was copied is recorded in the new run's from_run.json.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from lad_tf.defences import DEFENCES
+from lad_tf.errors import LadError
+from lad_tf.files import write_json
+from lad_tf.monitoring import log
+
+# The recipe values each stage's artifact depends on, given that the stages
+# before it are unchanged ("section" or "section.key").
+STAGE_DEPENDS = {
+    "classifier": ("data", "classifier"),
+    "generator": ("generator",),
+    "svm": ("svm",),
+    "generate": ("generation", "hardening.eps", "hardening.per_class",
+                 "hardening.only_inconsistent"),
+}
+# What the crafted examples of the fine-tuning baselines depend on.
+_CRAFT_DEPENDS = ("baselines", "evaluation.fgsm_eps", "evaluation.pgd_eps",
+                  "evaluation.pgd_step", "evaluation.pgd_iterations",
+                  "evaluation.attack_params", "evaluation.batch_size", "evaluation.seed")
+# Stage files that are partial work or drawn later, never copied.
+_NOT_COPIED = ("backup/",)
+
+
+def _value(recipe: dict, path: str):
+    section, _, key = path.partition(".")
+    value = recipe.get(section, {})
+    if not key:
+        return value
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _changed(old: dict, new: dict, paths) -> list[str]:
+    return [p for p in paths if _value(old, p) != _value(new, p)]
+
+
+def method_depends(name: str) -> tuple:
+    """The recipe values method `name`'s trained model depends on (beyond
+    the stages it trains on)."""
+    spec = DEFENCES[name]
+    if spec.section == "hardening":
+        own = tuple(f"hardening.{k}" for k in ("alpha", "eps", "per_class", "only_inconsistent",
+                                               "epochs", "batch_size", "optimizer",
+                                               "learning_rate", "momentum"))
+    else:
+        own = (spec.section,)
+    return own + ("selection",) + (_CRAFT_DEPENDS if spec.data == "crafted" else ())
+
+
+def _copy(source: Path, run_dir: Path, relative: str) -> None:
+    src, dst = source / relative, run_dir / relative
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, dst)
+
+
+def read_source(source) -> tuple[Path, dict]:
+    """(the earlier run's directory, its recipe as a dict); LadError if it is no run."""
+    source = Path(source)
+    recipe_path = source / "recipe.json"
+    if not recipe_path.is_file():
+        raise LadError(f"--from-run {source}: not a run directory (no recipe.json there); pass "
+                       "the folder a finished `harden` run wrote, e.g. runs/mnist-20261124-120000")
+    if (source / "data.json").is_file():
+        raise LadError(f"--from-run {source}: that run hardened your own data or model; "
+                       "--from-run reuses zoo runs only, use --resume --run-dir to continue it")
+    return source, json.loads(recipe_path.read_text())
+
+
+def seed_from_run(source, run_dir, recipe, table) -> dict:
+    """Copies the reusable stages and defences of run `source` into `run_dir`.
+
+    Args:
+        source: the earlier run directory.
+        run_dir: the new run directory (already holding the new recipe.json).
+        recipe: the new run's resolved `Recipe`.
+        table: the stage table (`lad_tf.pipeline.STAGE_TABLE`).
+
+    Returns: {"source", "stages": the stages copied, "methods": the
+        defences copied, "changed": the first differing stage's changed
+        recipe values}, also written to run_dir/from_run.json.
+    """
+    source, old = read_source(source)
+    # Through JSON, as recipe.json holds it (tuples become lists).
+    run_dir, new = Path(run_dir), json.loads(json.dumps(recipe.to_dict()))
+    stages, changed = [], {}
+    for stage in table:
+        depends = STAGE_DEPENDS.get(stage.name)
+        metrics = f"metrics/{stage.name}.json"
+        if depends is None or not (source / stage.artifact).exists() \
+                or not (source / metrics).is_file():
+            break
+        diff = _changed(old, new, depends)
+        if diff:
+            changed[stage.name] = diff
+            break
+        for relative in (stage.artifact, metrics, *stage.owns):
+            matches = [p.relative_to(source).as_posix() for p in source.glob(relative)]
+            for path in matches:
+                if not path.startswith(_NOT_COPIED):
+                    _copy(source, run_dir, path)
+        stages.append(stage.name)
+        log(f"stage {stage.name}: copied from {source} (unchanged: {', '.join(depends)})")
+    methods = _seed_methods(source, run_dir, old, new, stages)
+    summary = {"source": str(source), "stages": stages, "methods": methods, "changed": changed}
+    write_json(run_dir / "from_run.json", summary)
+    return summary
+
+
+def _seed_methods(source: Path, run_dir: Path, old: dict, new: dict, stages: list) -> list:
+    """Copies methods/<m>.keras and .json of the defences that would be trained the same."""
+    if "generate" not in stages:  # a stage that runs again makes every defence stale
+        return []
+    copied = []
+    for name in new["hardening"]["methods"]:
+        files = [f"methods/{name}.keras", f"methods/{name}.json"]
+        if any(not (source / f).is_file() for f in files):
+            continue
+        diff = _changed(old, new, method_depends(name))
+        if diff:
+            log(f"harden {name}: trained again ({', '.join(diff)} changed)")
+            continue
+        for f in files:
+            _copy(source, run_dir, f)
+        copied.append(name)
+        log(f"harden {name}: copied from {source}")
+    # Fig. 7's one-eps models: LAD's budget, each on its own set of the sweep.
+    sweep_depends = method_depends("lad") + ("hardening.sweep_per_class",)
+    if not _changed(old, new, sweep_depends):
+        for path in source.glob("methods/lad-eps-*.keras"):
+            _copy(source, run_dir, path.relative_to(source).as_posix())
+    return copied

@@ -1,0 +1,74 @@
+"""`harden --from-run OLD_RUN`: a new run copies the earlier run's stages and
+defences whose recipe values are unchanged and trains the rest."""
+
+import json
+
+import pytest
+from _cli import assert_clean_error, run_module
+
+SMALL = [
+    "--dataset", "digits", "--set", "classifier.epochs=2", "--set", "generator.epochs=2",
+    "--set", "svm.epochs=2", "--set", "svm.per_class=9", "--set", "generation.per_class=2",
+    "--set", "generation.eps_sweep=[1.0]", "--set", "hardening.per_class=3",
+    "--set", "hardening.epochs=1", "--set", "pgd_at.steps_per_epoch=2", "--set", "pgd_at.steps=2",
+    "--set", "selection.per_class=2", "--set", "selection.pgd_steps=2",
+    "--method", "lad,pgd-at", "--stop-after", "harden",
+]
+
+
+@pytest.fixture(scope="module")
+def source_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("from_run")
+    result = run_module("lad_tf.harden", *SMALL, "--set", "pgd_at.epochs=1",
+                        "--run-dir", str(cwd / "old"), cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, cwd / "old"
+
+
+def test_changed_defence_budget_retrains_that_defence_only(source_run):
+    cwd, old = source_run
+    new = cwd / "new"
+    result = run_module("lad_tf.harden", *SMALL, "--set", "pgd_at.epochs=2",
+                        "--run-dir", str(new), "--from-run", str(old), cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((new / "from_run.json").read_text())
+    assert summary["stages"] == ["classifier", "generator", "svm", "generate"]
+    assert summary["methods"] == ["lad"]
+    for name in ("classifier.keras", "generator.keras", "svm.keras", "generated.npz",
+                 "metrics/generator.json", "methods/lad.keras", "methods/lad.json"):
+        assert (new / name).read_bytes() == (old / name).read_bytes(), name
+    assert "harden pgd-at: trained again (pgd_at changed)" in result.stderr
+    assert "generator epoch" not in result.stderr  # nothing upstream was trained
+    old_info = json.loads((old / "methods" / "pgd-at.json").read_text())
+    new_info = json.loads((new / "methods" / "pgd-at.json").read_text())
+    assert (old_info["epochs"], new_info["epochs"]) == (1, 2)
+    harden = json.loads((new / "metrics" / "harden.json").read_text())
+    assert list(harden["methods"]) == ["lad", "pgd-at"]
+    assert (new / "figures" / "fig3_reconstructions.png").is_file()  # redrawn from the copies
+    assert json.loads((new / "recipe.json").read_text())["pgd_at"]["epochs"] == 2
+
+
+def test_changed_generator_trains_it_and_everything_after(source_run):
+    cwd, old = source_run
+    new = cwd / "new-generator"
+    result = run_module("lad_tf.harden", *SMALL, "--set", "pgd_at.epochs=1",
+                        "--set", "generator.epochs=1", "--stop-after", "generator",
+                        "--run-dir", str(new), "--from-run", str(old), cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((new / "from_run.json").read_text())
+    assert summary["stages"] == ["classifier"]
+    assert summary["changed"] == {"generator": ["generator"]}
+    assert summary["methods"] == []
+    assert "generator epoch 1/1" in result.stderr
+
+
+def test_bad_from_run_fails_before_writing(tmp_path):
+    not_a_run = tmp_path / "empty"
+    not_a_run.mkdir()
+    result = run_module("lad_tf.harden", *SMALL, "--run-dir", str(tmp_path / "new"),
+                        "--from-run", str(not_a_run), cwd=tmp_path)
+    assert_clean_error(result, "not a run directory", "recipe.json")
+    assert not (tmp_path / "new").exists()
+    result = run_module("lad_tf.harden", *SMALL, "--run-dir", str(not_a_run), "--resume",
+                        "--from-run", str(not_a_run), cwd=tmp_path)
+    assert_clean_error(result, "drop --resume")
