@@ -257,11 +257,12 @@ def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool 
     log(f"run directory {run.run_dir}; data {run.data.source}: "
         f"{len(run.data.y_train)} train / {len(run.data.y_validation)} validation / "
         f"{len(run.data.y_provider)} provider / {len(run.data.y_test)} test")
-    copied = ()
+    redraw = ()
     if from_run is not None:
-        copied = tuple(seed_from_run(from_run, run.run_dir, recipe, STAGE_TABLE)["stages"])
+        seeded = seed_from_run(from_run, run.run_dir, recipe, STAGE_TABLE)
+        redraw = tuple(seeded["figures_redrawn"])
         run.resume = True  # the copies are reused like a resumed run's stages
-    outcome = run_stages(run, stop_after, redraw=copied)
+    outcome = run_stages(run, stop_after, redraw=redraw)
     if outcome.stopped_after is not None:
         return run, outcome
     total = time.perf_counter() - start

@@ -34,6 +34,7 @@ def test_changed_defence_budget_retrains_that_defence_only(source_run):
     summary = json.loads((new / "from_run.json").read_text())
     assert summary["stages"] == ["classifier", "generator", "svm", "generate"]
     assert summary["methods"] == ["lad"]
+    assert summary["figures_redrawn"] == summary["stages"]
     for name in ("classifier.keras", "generator.keras", "svm.keras", "generated.npz",
                  "metrics/generator.json", "methods/lad.keras", "methods/lad.json"):
         assert (new / name).read_bytes() == (old / name).read_bytes(), name
@@ -72,3 +73,24 @@ def test_bad_from_run_fails_before_writing(tmp_path):
     result = run_module("lad_tf.harden", *SMALL, "--run-dir", str(not_a_run), "--resume",
                         "--from-run", str(not_a_run), cwd=tmp_path)
     assert_clean_error(result, "drop --resume")
+
+
+def test_run_older_than_the_sweep_file_is_copied_without_redrawing(source_run, tmp_path):
+    import shutil
+
+    from lad_tf.config import recipe_from_dict
+    from lad_tf.pipeline import STAGE_TABLE
+    from lad_tf.stages.reuse import seed_from_run
+
+    cwd, old = source_run
+    older = tmp_path / "older"
+    shutil.copytree(old, older)
+    (older / "generated-sweep.npz").unlink()  # runs before 2026-11-30 have none
+    recipe = recipe_from_dict(json.loads((older / "recipe.json").read_text()))
+    new = tmp_path / "new"
+    new.mkdir()
+    summary = seed_from_run(older, new, recipe, STAGE_TABLE)
+    assert summary["stages"] == ["classifier", "generator", "svm", "generate"]
+    assert summary["figures_redrawn"] == ["classifier", "generator", "svm"]
+    assert summary["methods"] == ["lad", "pgd-at"]  # same recipe: every defence copied
+    assert not (new / "backup").exists()

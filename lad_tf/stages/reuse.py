@@ -99,12 +99,14 @@ def seed_from_run(source, run_dir, recipe, table) -> dict:
 
     Returns: {"source", "stages": the stages copied, "methods": the
         defences copied, "changed": the first differing stage's changed
-        recipe values}, also written to run_dir/from_run.json.
+        recipe values, "figures_redrawn": the copied stages whose figures
+        can be drawn again (all their files were there)}, also written to
+        run_dir/from_run.json.
     """
     source, old = read_source(source)
     # Through JSON, as recipe.json holds it (tuples become lists).
     run_dir, new = Path(run_dir), json.loads(json.dumps(recipe.to_dict()))
-    stages, changed = [], {}
+    stages, redraw, changed = [], [], {}
     for stage in table:
         depends = STAGE_DEPENDS.get(stage.name)
         metrics = f"metrics/{stage.name}.json"
@@ -115,15 +117,20 @@ def seed_from_run(source, run_dir, recipe, table) -> dict:
         if diff:
             changed[stage.name] = diff
             break
+        missing = False
         for relative in (stage.artifact, metrics, *stage.owns):
             matches = [p.relative_to(source).as_posix() for p in source.glob(relative)]
+            missing |= not matches and not relative.startswith(_NOT_COPIED)
             for path in matches:
                 if not path.startswith(_NOT_COPIED):
                     _copy(source, run_dir, path)
         stages.append(stage.name)
+        if not missing:  # a run older than a file its figures read keeps no figures
+            redraw.append(stage.name)
         log(f"stage {stage.name}: copied from {source} (unchanged: {', '.join(depends)})")
     methods = _seed_methods(source, run_dir, old, new, stages)
-    summary = {"source": str(source), "stages": stages, "methods": methods, "changed": changed}
+    summary = {"source": str(source), "stages": stages, "methods": methods, "changed": changed,
+               "figures_redrawn": redraw}
     write_json(run_dir / "from_run.json", summary)
     return summary
 
