@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from lad_tf.errors import LadError
+from lad_tf.errors import LadError, command
 
 
 def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_size: int = 64,
@@ -89,6 +89,7 @@ def steps_done(run_dir: Path, settings: dict) -> int:
     return int(state["steps_done"])
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lad_tf.acgan", description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="folder for the AC-GAN's artefacts (continued if present)")
@@ -104,14 +105,10 @@ def main(argv=None) -> int:
     parser.add_argument("--chunk", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        train_acgan(args.run_dir, args.dataset, args.steps, args.batch_size, args.latent_dim,
-                    args.channels, args.n_critic, args.learning_rate, not args.no_decay,
-                    args.chunk, args.seed, args.data_dir)
-        return 0
-    except LadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    train_acgan(args.run_dir, args.dataset, args.steps, args.batch_size, args.latent_dim,
+                args.channels, args.n_critic, args.learning_rate, not args.no_decay,
+                args.chunk, args.seed, args.data_dir)
+    return 0
 
 
 if __name__ == "__main__":

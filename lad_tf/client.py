@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lad_tf.errors import LadError
+from lad_tf.errors import LadError, command
 
 BYTES_SIGNATURE = "predict_image_bytes"  # the names of lad_tf.serving.signatures, without
 DEFAULT_SIGNATURE = "serving_default"    # importing TensorFlow for a REST request
@@ -241,6 +241,7 @@ def _describe(signature_defs: dict) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lad_tf.client",
@@ -265,31 +266,27 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not (args.image or args.metadata or args.card is not None):
         parser.error("nothing to do: pass --image FILE..., --metadata or --card")
-    try:
-        client = connect(args.rest, args.grpc, model=args.model, version=args.version,
-                         timeout=args.timeout, fmt=args.format)
-        if args.metadata:
-            print(_describe(client.signatures()))
-        if args.card is not None:
-            fields = args.card or ["*"]
-            values = model_card(client, fields)
-            print(json.dumps(values[0] if len(values) == 1 else dict(zip(fields, values)),
-                             indent=2, sort_keys=True))
-        if args.image:
-            signature, inputs = load_images(args.image, args.send, client)
-            outputs = client.predict(signature, inputs)
-            if args.json:
-                print(json.dumps({k: v.tolist() for k, v in outputs.items()}))
-            else:
-                names = [str(p) for p in args.image]
-                if len(names) != len(outputs["classes"]):  # .npy files with several images
-                    names = [f"image {i}" for i in range(len(outputs["classes"]))]
-                for name, cls, probs in zip(names, outputs["classes"], outputs["probabilities"]):
-                    print(f"{name}: class {int(cls)} (probability {float(np.max(probs)):.4f})")
-        return 0
-    except LadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    client = connect(args.rest, args.grpc, model=args.model, version=args.version,
+                     timeout=args.timeout, fmt=args.format)
+    if args.metadata:
+        print(_describe(client.signatures()))
+    if args.card is not None:
+        fields = args.card or ["*"]
+        values = model_card(client, fields)
+        print(json.dumps(values[0] if len(values) == 1 else dict(zip(fields, values)),
+                         indent=2, sort_keys=True))
+    if args.image:
+        signature, inputs = load_images(args.image, args.send, client)
+        outputs = client.predict(signature, inputs)
+        if args.json:
+            print(json.dumps({k: v.tolist() for k, v in outputs.items()}))
+        else:
+            names = [str(p) for p in args.image]
+            if len(names) != len(outputs["classes"]):  # .npy files with several images
+                names = [f"image {i}" for i in range(len(outputs["classes"]))]
+            for name, cls, probs in zip(names, outputs["classes"], outputs["probabilities"]):
+                print(f"{name}: class {int(cls)} (probability {float(np.max(probs)):.4f})")
+    return 0
 
 
 if __name__ == "__main__":

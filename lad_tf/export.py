@@ -50,7 +50,7 @@ import tensorflow as tf
 
 import lad_tf
 from lad_tf.defences import title as defence_title
-from lad_tf.errors import LadError
+from lad_tf.errors import LadError, command
 from lad_tf.serving import signatures as sig
 
 CARD_FILE = "model_card.json"
@@ -287,6 +287,7 @@ def run_metadata(run_dir: Path, which: str = "hardened") -> dict:
     }
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lad_tf.export",
@@ -332,16 +333,12 @@ def main(argv=None) -> int:
             raise LadError(f"cannot load {weights} ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run the "
                            "harden stage with python -m lad_tf.harden --resume") from None
-        try:
             path = export_model(model, base, name, metadata, max_batch=args.max_batch,
-                                out_of_range=args.out_of_range)
-        except OSError as exc:
-            raise LadError(f"cannot write under {base}: {exc}; pass a writable --base") from None
-        print(f"exported {path}")
-        return 0
-    except LadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+                            out_of_range=args.out_of_range)
+    except OSError as exc:
+        raise LadError(f"cannot write under {base}: {exc}; pass a writable --base") from None
+    print(f"exported {path}")
+    return 0
 
 
 if __name__ == "__main__":

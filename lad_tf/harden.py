@@ -24,7 +24,7 @@ import os
 import sys
 
 from lad_tf.api import harden_model, resolve_run_dir
-from lad_tf.errors import LadError
+from lad_tf.errors import command
 from lad_tf.names import STAGES
 
 EXAMPLES = """
@@ -110,6 +110,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     run_dir = resolve_run_dir(args.run_dir, args.dataset, args.resume)
@@ -120,9 +121,6 @@ def main(argv=None) -> int:
                      stop_after=args.stop_after, strategy=args.strategy,
                      from_run=args.from_run)
         return 0
-    except LadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished stages are kept: continue with --resume --run-dir "
               f"{run_dir}",

@@ -33,7 +33,7 @@ from lad_tf.config import recipe_from_dict
 from lad_tf.data.own_data import load_run_data
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.defences.trainer import DefenceTrainer
-from lad_tf.errors import LadError
+from lad_tf.errors import LadError, command
 from lad_tf.figures import new_figure, render
 from lad_tf.files import write_json
 from lad_tf.metrics import accuracy
@@ -169,17 +169,14 @@ def _cached(folder, run_dir, recipe, data, pieces, name) -> dict:
     return row
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lad_tf.study", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
     parser.add_argument("--variant", action="append", default=None,
                         help=f"run only these variants (default all: {', '.join(VARIANTS)})")
     args = parser.parse_args(argv)
-    try:
-        result = run_study(args.run_dir, args.variant)
-    except LadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    result = run_study(args.run_dir, args.variant)
     for row in result["variants"]:
         v = row["validation"]
         print(f"{row['variant']:28s} clean {v['clean']:.4f}  FGSM {v['fgsm']:.4f}  PGD-20 {v['pgd20']:.4f}")

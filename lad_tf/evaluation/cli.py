@@ -11,7 +11,7 @@ from pathlib import Path
 from lad_tf.config import apply_overrides, recipe_from_dict
 from lad_tf.data import load_dataset
 from lad_tf.data.own_data import load_run_data
-from lad_tf.errors import LadError
+from lad_tf.errors import LadError, command
 from lad_tf.evaluation.costs import method_seconds
 from lad_tf.evaluation.run import RunEvaluation
 from lad_tf.evaluation.tables import render_tables
@@ -108,15 +108,13 @@ def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=(), methods=
     return result
 
 
+@command
 def main(argv=None) -> int:
     """The command: 0 on success, the error's exit code (2) on a LadError, 130 on Ctrl-C."""
     args = parse_args(argv)
     try:
         evaluate_run_dir(args.run_dir, args.quick, args.data_dir, args.overrides, args.method)
         return 0
-    except LadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted; finished results are cached: run the same command again to "
               "continue", file=sys.stderr)
