@@ -35,6 +35,7 @@ def test_changed_defence_budget_retrains_that_defence_only(source_run):
     assert summary["stages"] == ["classifier", "generator", "svm", "generate"]
     assert summary["methods"] == ["lad"]
     assert summary["figures_redrawn"] == summary["stages"]
+    assert not summary["evaluation_cache"]  # the earlier run stopped before evaluating
     for name in ("classifier.keras", "generator.keras", "svm.keras", "generated.npz",
                  "metrics/generator.json", "methods/lad.keras", "methods/lad.json"):
         assert (new / name).read_bytes() == (old / name).read_bytes(), name
@@ -86,6 +87,8 @@ def test_run_older_than_the_sweep_file_is_copied_without_redrawing(source_run, t
     older = tmp_path / "older"
     shutil.copytree(old, older)
     (older / "generated-sweep.npz").unlink()  # runs before 2026-11-30 have none
+    (older / "evaluation").mkdir()
+    (older / "evaluation" / "original.json").write_text("{}")
     recipe = recipe_from_dict(json.loads((older / "recipe.json").read_text()))
     new = tmp_path / "new"
     new.mkdir()
@@ -94,3 +97,4 @@ def test_run_older_than_the_sweep_file_is_copied_without_redrawing(source_run, t
     assert summary["figures_redrawn"] == ["classifier", "generator", "svm"]
     assert summary["methods"] == ["lad", "pgd-at"]  # same recipe: every defence copied
     assert not (new / "backup").exists()
+    assert summary["evaluation_cache"] and (new / "evaluation" / "original.json").is_file()

@@ -10,7 +10,9 @@ its defences (methods/<method>.keras and .json) is copied when every stage
 before hardening was copied and the defence's own recipe values
 (`method_depends`) are unchanged, so a run that changes `pgd_at.epochs`
 retrains PGD-AT only. Evaluation and export always
-run again. What was copied is recorded in the new run's from_run.json.
+run again, from a copy of the earlier evaluation's result cache whose keys
+(model file, settings) make every changed model be attacked afresh. What
+was copied is recorded in the new run's from_run.json.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ STAGE_DEPENDS = {
 _CRAFT_DEPENDS = ("baselines", "evaluation.fgsm_eps", "evaluation.pgd_eps",
                   "evaluation.pgd_step", "evaluation.pgd_iterations",
                   "evaluation.attack_params", "evaluation.batch_size", "evaluation.seed")
+# The evaluation's result cache (`lad_tf.evaluation.cache`), keyed entries.
+EVALUATION_CACHE = "evaluation"
 # Stage files that are partial work or drawn later, never copied.
 _NOT_COPIED = ("backup/",)
 
@@ -100,7 +104,8 @@ def seed_from_run(source, run_dir, recipe, table) -> dict:
     Returns: {"source", "stages": the stages copied, "methods": the
         defences copied, "changed": the first differing stage's changed
         recipe values, "figures_redrawn": the copied stages whose figures
-        can be drawn again (all their files were there)}, also written to
+        can be drawn again (all their files were there), "evaluation_cache":
+        whether the evaluation's result cache was copied}, also written to
         run_dir/from_run.json.
     """
     source, old = read_source(source)
@@ -129,8 +134,13 @@ def seed_from_run(source, run_dir, recipe, table) -> dict:
             redraw.append(stage.name)
         log(f"stage {stage.name}: copied from {source} (unchanged: {', '.join(depends)})")
     methods = _seed_methods(source, run_dir, old, new, stages)
+    evaluation = "generate" in stages and (source / EVALUATION_CACHE).is_dir()
+    if evaluation:  # every entry is keyed by model file and settings: stale ones are redone
+        _copy(source, run_dir, EVALUATION_CACHE)
+        log(f"evaluation: cache copied from {source} (entries whose model or settings changed "
+            "are computed again)")
     summary = {"source": str(source), "stages": stages, "methods": methods, "changed": changed,
-               "figures_redrawn": redraw}
+               "figures_redrawn": redraw, "evaluation_cache": evaluation}
     write_json(run_dir / "from_run.json", summary)
     return summary
 
