@@ -304,36 +304,36 @@ def main(argv=None) -> int:
     parser.add_argument("--out-of-range", default="clip", choices=sig.OUT_OF_RANGE_POLICIES,
                         help="what happens to pixel values outside [0, 1] (default: clip)")
     args = parser.parse_args(argv)
-    try:
-        from lad_tf import models  # noqa: F401  (registers the classes)
+    from lad_tf import models  # noqa: F401  (registers the classes)
 
-        run_dir = Path(args.run_dir)
-        if not run_dir.is_dir():
-            raise LadError(f"run directory {run_dir} not found; pass a run directory written by "
-                           "python -m lad_tf.harden")
-        weights = run_dir / ("hardened.keras" if args.model == "hardened" else "classifier.keras")
-        if not weights.is_file():
-            raise LadError(f"{weights} not found; finish the run with python -m lad_tf.harden "
-                           f"--run-dir {run_dir} --resume (or pass the right run directory)")
-        metadata = run_metadata(run_dir, args.model)
-        export_cfg = metadata["recipe"].get("export", {})
-        name = args.name or export_cfg.get("name")
-        base = args.base or export_cfg.get("base") or "export/models"
-        if not name:
-            raise LadError("no model name: pass --name NAME")
-        try:
-            _check_name(name)
-        except ValueError as exc:
-            raise LadError(f"--name: {exc}") from None
-        if args.max_batch < 1:
-            raise LadError(f"--max-batch must be at least 1, got {args.max_batch}")
-        try:
-            model = keras.models.load_model(weights)
-        except Exception as exc:  # noqa: BLE001  (Keras raises many types for a bad file)
-            raise LadError(f"cannot load {weights} ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run the "
-                           "harden stage with python -m lad_tf.harden --resume") from None
-            path = export_model(model, base, name, metadata, max_batch=args.max_batch,
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise LadError(f"run directory {run_dir} not found; pass a run directory written by "
+                       "python -m lad_tf.harden")
+    weights = run_dir / ("hardened.keras" if args.model == "hardened" else "classifier.keras")
+    if not weights.is_file():
+        raise LadError(f"{weights} not found; finish the run with python -m lad_tf.harden "
+                       f"--run-dir {run_dir} --resume (or pass the right run directory)")
+    metadata = run_metadata(run_dir, args.model)
+    export_cfg = metadata["recipe"].get("export", {})
+    name = args.name or export_cfg.get("name")
+    base = args.base or export_cfg.get("base") or "export/models"
+    if not name:
+        raise LadError("no model name: pass --name NAME")
+    try:
+        _check_name(name)
+    except ValueError as exc:
+        raise LadError(f"--name: {exc}") from None
+    if args.max_batch < 1:
+        raise LadError(f"--max-batch must be at least 1, got {args.max_batch}")
+    try:
+        model = keras.models.load_model(weights)
+    except Exception as exc:  # noqa: BLE001  (Keras raises many types for a bad file)
+        raise LadError(f"cannot load {weights} ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run the "
+                       "harden stage with python -m lad_tf.harden --resume") from None
+    try:
+        path = export_model(model, base, name, metadata, max_batch=args.max_batch,
                             out_of_range=args.out_of_range)
     except OSError as exc:
         raise LadError(f"cannot write under {base}: {exc}; pass a writable --base") from None

@@ -111,3 +111,18 @@ def test_one_logit_binary_model(binary_model, sample):
     assert np.mean(predict_labels(binary_model(x_jsma, training=False)) == 1 - pred) > 0.5
     with pytest.raises(LadError, match="pass num_classes=2"):
         craft("jsma", binary_model, x, target=1 - pred, num_classes=10)
+
+
+def test_batches_of_one_model_share_one_trace(trained_lenet, sample):
+    """cleverhans' gradient is a tf.function taking the model function: the
+    same wrapper for every batch of a model, so no batch traces it again
+    (each retrace also printed a TensorFlow warning)."""
+    from cleverhans.tf2.utils import compute_gradient
+
+    x, y = sample
+    for name in ("fgsm", "pgd"):  # first calls: one trace per attack and batch shape
+        craft(name, trained_lenet, x, y, batch_size=16)
+    before = compute_gradient.experimental_get_tracing_count()
+    for name in ("fgsm", "pgd", "bim"):
+        craft(name, trained_lenet, x, y, batch_size=16, eps=0.1)
+    assert compute_gradient.experimental_get_tracing_count() == before

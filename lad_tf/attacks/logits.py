@@ -2,6 +2,12 @@
 
 import tensorflow as tf
 
+# One wrapper per model, kept on the model itself: cleverhans' gradient is a
+# tf.function that takes the model function as an argument, so a new wrapper
+# for every batch would trace it again every batch (and TensorFlow warns
+# about the retracing).
+_CACHED = "_lad_softmax_logits"
+
 
 def softmax_logits(model):
     """Wraps `model` so that its logits suit a softmax cross-entropy attack.
@@ -16,8 +22,12 @@ def softmax_logits(model):
         model: callable images float32 [B, H, W, C] -> logits [B, K].
 
     Returns:
-        callable images -> logits [B, K] for K > 1, [B, 2] for K = 1.
+        callable images -> logits [B, K] for K > 1, [B, 2] for K = 1; the
+        same callable for every call with the same `model`.
     """
+    cached = getattr(model, _CACHED, None)
+    if cached is not None:
+        return cached
 
     def logits(x):
         out = model(x)
@@ -25,6 +35,10 @@ def softmax_logits(model):
             return tf.concat([tf.zeros_like(out), out], axis=-1)
         return out
 
+    try:  # past Keras' attribute tracking; a bound method takes no attributes
+        object.__setattr__(model, _CACHED, logits)
+    except (AttributeError, TypeError):
+        pass
     return logits
 
 
