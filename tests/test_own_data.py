@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from _tiny import LAD_ONLY_FAST_EVALUATION
-from _cli import assert_clean_error, run_module, snapshot
+from _cli import assert_clean_error, run_main, run_module, snapshot
 
 import lad_tf
 import lad_tf.models  # noqa: F401  registers the zoo's classes, so load_model reads LeNet
 from lad_tf.config import load_recipe
 from lad_tf.data.own_data import load_own_data, load_run_data
 from lad_tf.errors import LadError
+from lad_tf.harden import main as harden_main
 
 PER_CLASS = 60
 # The smallest budgets the digits recipe allows, as `--set` pairs; the folder's
@@ -298,7 +299,10 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_data_stops_before_anything_is_written(case, tmp_path):
+def test_bad_data_stops_before_anything_is_written(case, tmp_path, capfd):
+    """The command's main() in this process (test_cli_hardens_from_an_image_folder
+    runs `python -m lad_tf.harden --data` itself)."""
+
     make_data, make_model, needles = BAD[case]
     if case == "folder_for_four_channels":  # a readable folder: the model is the problem
         data = write_folder(tmp_path / "ok", *digits(per_class=5))
@@ -309,9 +313,9 @@ def test_bad_data_stops_before_anything_is_written(case, tmp_path):
     earlier.mkdir(parents=True)
     (earlier / "report.json").write_text("{}")
     before = snapshot(tmp_path)
-    result = run_module("lad_tf.harden", "--data", str(data), *model, "--dataset", "digits",
-                        "--set", "data.image_size=28", "--run-dir", str(tmp_path / "runs" / "new"),
-                        "--export-base", str(tmp_path / "serving"), cwd=tmp_path)
+    result = run_main(harden_main, "--data", data, *model, "--dataset", "digits",
+                      "--set", "data.image_size=28", "--run-dir", tmp_path / "runs" / "new",
+                      "--export-base", tmp_path / "serving", cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, *needles)
     assert snapshot(tmp_path) == before
     assert not (tmp_path / "runs" / "new").exists() and not (tmp_path / "serving").exists()

@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from _tiny import LAD_ONLY_FAST_EVALUATION
-from _cli import assert_clean_error, run_module, snapshot
+from _cli import assert_clean_error, run_main, run_module, snapshot
 
 import lad_tf
 from lad_tf.errors import LadError
+from lad_tf.harden import main as harden_main
 from lad_tf.models import CutClassifier, LeNet
 from lad_tf.own_model import cut_model
 
@@ -288,7 +289,9 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_model_stops_before_anything_is_written(case, tmp_path, trained):
+def test_bad_model_stops_before_anything_is_written(case, tmp_path, trained, capfd):
+    """The command's main() in this process (test_cli_hardens_your_model_through_export
+    runs `python -m lad_tf.harden --model` itself)."""
     make, layer, needles = BAD[case]
     if make in (truncated_file, zip_of_text):
         path = make(tmp_path, trained["functional"][1])
@@ -299,9 +302,9 @@ def test_bad_model_stops_before_anything_is_written(case, tmp_path, trained):
     earlier.mkdir(parents=True)
     (earlier / "report.json").write_text("{}")
     before = snapshot(tmp_path)
-    result = run_module("lad_tf.harden", "--model", str(path), "--latent-layer", layer,
-                        "--dataset", "digits", "--run-dir", str(tmp_path / "runs" / "new"),
-                        "--export-base", str(tmp_path / "serving"), cwd=tmp_path)
+    result = run_main(harden_main, "--model", path, "--latent-layer", layer,
+                      "--dataset", "digits", "--run-dir", tmp_path / "runs" / "new",
+                      "--export-base", tmp_path / "serving", cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, *needles)
     assert snapshot(tmp_path) == before
     assert not (tmp_path / "runs" / "new").exists() and not (tmp_path / "serving").exists()
