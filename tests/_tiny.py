@@ -8,3 +8,13 @@ LAD_ONLY_FAST_EVALUATION = [
     "--set", "evaluation.lad_per_class=1", "--set", "evaluation.diversity_per_class=0",
     "--set", "evaluation.robust_per_class=0",
 ]
+
+# The tiny digits run that test_cli and test_resume share (conftest.tiny_digits_run):
+# six generator epochs, so test_resume can kill a run after two and resume it.
+TINY_DIGITS = [
+    "--dataset", "digits", "--set", "classifier.epochs=2", "--set", "generator.epochs=6",
+    "--set", "svm.epochs=3", "--set", "svm.per_class=9", "--set", "generation.per_class=2",
+    "--set", "generation.eps_sweep=[1.0,3.0]", "--set", "hardening.per_class=3",
+    "--set", "hardening.epochs=1", "--set", "evaluation.per_class=3",
+    "--set", "evaluation.pgd_iterations=5", *LAD_ONLY_FAST_EVALUATION,
+]
