@@ -89,7 +89,7 @@ def check_export(run_dir: Path, x: np.ndarray):
 
 # -- end to end --------------------------------------------------------------------------
 @pytest.mark.slow
-def test_cli_hardens_from_an_image_folder(folder, tmp_path):
+def test_cli_hardens_from_an_image_folder(folder, tmp_path, capfd):
     run_dir = tmp_path / "run"
     result = run_module("lad_tf.harden", "--data", str(folder), "--dataset", "digits",
                         "--run-dir", str(run_dir), "--export-base", str(tmp_path / "serving"),
@@ -114,9 +114,10 @@ def test_cli_hardens_from_an_image_folder(folder, tmp_path):
     assert [dataset["splits"][s]["count"] for s in ("train", "validation", "provider", "test")] \
         == [324, 36, 120, 120]
     assert "training split streamed from disk" in (run_dir / "report.md").read_text()
-    # Resumed without --data, the run reads its recorded folder again.
-    again = run_module("lad_tf.harden", "--resume", "--run-dir", str(run_dir), "--export-base",
-                       str(tmp_path / "serving"), "--stop-after", "classifier", cwd=tmp_path)
+    # Resumed without --data, the run reads its recorded folder again (main() in
+    # this process: one TensorFlow start-up fewer).
+    again = run_main(harden_main, "--resume", "--run-dir", run_dir, "--export-base",
+                     tmp_path / "serving", "--stop-after", "classifier", cwd=tmp_path, capfd=capfd)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"resuming with the run's data {folder.resolve()}" in again.stderr
     assert "reusing classifier.keras" in again.stderr

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from _cli import run_main
 from _tiny import TINY_DIGITS
 
 # The settings of conftest.tiny_digits_run: that finished run is the
@@ -18,9 +19,13 @@ SETTINGS = TINY_DIGITS
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+def arguments(run_dir, *extra):
+    return [*SETTINGS, "--run-dir", str(run_dir), "--export-base", str(run_dir.parent / "serving"),
+            *extra]
+
+
 def command(run_dir, *extra):
-    return [sys.executable, "-m", "lad_tf.harden", *SETTINGS, "--run-dir", str(run_dir),
-            "--export-base", str(run_dir.parent / "serving"), *extra]
+    return [sys.executable, "-m", "lad_tf.harden", *arguments(run_dir, *extra)]
 
 
 def report(run_dir) -> dict:
@@ -64,9 +69,14 @@ def test_killed_generator_stage_resumes_from_its_backup(tmp_path, tiny_digits_ru
             ref["evaluate"][model]["clean_accuracy"], abs=0.05)
 
 
-def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path, tiny_digits_run):
+def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path, tiny_digits_run,
+                                                                    capfd):
     """methods/<method>.keras is reused on --resume only while every stage
-    before harden was reused; a recomputed generation makes it stale."""
+    before harden was reused; a recomputed generation makes it stale. The
+    resumes call harden's main() in this process (the test above and test_cli
+    run `python -m lad_tf.harden --resume`)."""
+    from lad_tf.harden import main
+
     run_dir = tmp_path / "run"  # a copy of the finished shared run (same settings)
     shutil.copytree(tiny_digits_run[1], run_dir)
     method = run_dir / "methods" / "lad.keras"
@@ -75,8 +85,8 @@ def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path, tin
     # Nothing upstream recomputed: the finished method is reused.
     (run_dir / "hardened.keras").unlink()
     def resume():
-        return subprocess.run(command(run_dir, "--resume", "--stop-after", "harden"),
-                              capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path)
+        return run_main(main, *arguments(run_dir, "--resume", "--stop-after", "harden"),
+                        cwd=tmp_path, capfd=capfd)
 
     again = resume()
     assert again.returncode == 0, again.stderr[-3000:]
