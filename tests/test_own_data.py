@@ -31,7 +31,7 @@ PER_CLASS = 60
 # The smallest budgets the digits recipe allows, as `--set` pairs; the folder's
 # 8x8 digits are resized to the 28x28 that the recipe's LeNet / generator take.
 TINY = [
-    "data.image_size=28", "classifier.epochs=2", "generator.epochs=2", "svm.epochs=3",
+    "data.image_size=28", "classifier.epochs=2", "generator.epochs=1", "svm.epochs=3",
     "svm.per_class=9", "generation.per_class=2", "generation.eps_sweep=[1.0,3.0]",
     "hardening.per_class=3", "hardening.epochs=1", "selection.per_class=2",
     "selection.pgd_steps=3", "evaluation.per_class=3", "evaluation.pgd_iterations=5",

@@ -29,7 +29,7 @@ from lad_tf.own_model import cut_model
 
 # The smallest budgets the digits recipe allows, as `--set` pairs.
 TINY = [
-    "generator.epochs=2", "svm.epochs=3", "svm.per_class=9", "generation.per_class=2",
+    "generator.epochs=1", "svm.epochs=3", "svm.per_class=9", "generation.per_class=2",
     "generation.eps_sweep=[1.0,3.0]", "hardening.per_class=3", "hardening.epochs=1",
     "selection.per_class=2", "selection.pgd_steps=3", "evaluation.per_class=3",
     "evaluation.pgd_iterations=5",
