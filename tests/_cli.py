@@ -34,8 +34,8 @@ def run_main(main, *args, cwd, capfd):
     """`main(args)` of a command in this process, in `cwd`, with stdout and
     stderr read at the file-descriptor level (capfd): the result has the
     returncode, stdout and stderr that `run_module` would give, without the
-    seconds a fresh Python spends importing TensorFlow. For bad input only;
-    the commands' real entry points run in `run_module` tests of their own."""
+    seconds a fresh Python spends importing TensorFlow. For bad input and
+    reruns; each command's real entry point runs in `run_module` tests of its own."""
     import types
 
     capfd.readouterr()  # drop what came before

@@ -67,8 +67,8 @@ def provider_latents(mnist, trained_lenet):
 @pytest.fixture(scope="session")
 def tiny_digits_run(tmp_path_factory):
     """One tiny digits run (`_tiny.TINY_DIGITS`) through export, shared by
-    test_cli and test_resume: `harden --stop-after generate`, then `--resume`
-    to the end, in fresh processes. Returns (cwd, run_dir, first, second),
+    test_cli, test_resume and test_nearest_targets: `harden --stop-after
+    generate`, then `--resume` to the end, in fresh processes. Returns (cwd, run_dir, first, second),
     the two CompletedProcesses with their stderr. A test that changes the run
     works on a copy (shutil.copytree)."""
     from _tiny import TINY_DIGITS
