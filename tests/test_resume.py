@@ -41,7 +41,10 @@ def test_killed_generator_stage_resumes_from_its_backup(tmp_path, tiny_digits_ru
     seen = []
     for line in proc.stderr:  # kill as soon as two generator epochs are done
         seen.append(line)
-        if "generator epoch 2/6" in line:
+        # the end-of-epoch line "generator epoch 2/6 (N s): ...", not the progress line
+        # "generator epoch 2/6: step ..." that an epoch longer than 30 s (a loaded
+        # machine) logs before its backup exists
+        if "generator epoch 2/6 (" in line:
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=60)
