@@ -28,3 +28,24 @@ def assert_clean_error(result, *needles):
 def snapshot(folder: Path) -> dict:
     """Size and modification time of every file below `folder` (to see nothing changed)."""
     return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def run_main(main, *args, cwd, capfd):
+    """`main(args)` of a command in this process, in `cwd`, with stdout and
+    stderr read at the file-descriptor level (capfd): the result has the
+    returncode, stdout and stderr that `run_module` would give, without the
+    seconds a fresh Python spends importing TensorFlow. For bad input and
+    reruns; each command's real entry point runs in `run_module` tests of its own."""
+    import types
+
+    capfd.readouterr()  # drop what came before
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    finally:
+        os.chdir(here)
+    out, err = capfd.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)

@@ -8,6 +8,8 @@ a missing $LAD_DATA_DIR is an error, so those tests can never skip silently.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -60,3 +62,29 @@ def provider_latents(mnist, trained_lenet):
     """(latents [N, 500], labels [N]) of the first 3,000 provider images."""
     x, y = mnist.x_provider[:3000], mnist.y_provider[:3000]
     return np.asarray(trained_lenet.features(x)), y
+
+
+@pytest.fixture(scope="session")
+def tiny_digits_run(tmp_path_factory):
+    """One tiny digits run (`_tiny.TINY_DIGITS`) through export, shared by
+    test_cli, test_resume and test_nearest_targets: `harden --stop-after
+    generate`, then `--resume` to the end, in fresh processes. Returns (cwd, run_dir, first, second),
+    the two CompletedProcesses with their stderr. A test that changes the run
+    works on a copy (shutil.copytree)."""
+    from _tiny import TINY_DIGITS
+
+    cwd = tmp_path_factory.mktemp("tiny")
+    run_dir = cwd / "runs" / "tiny"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def harden(*args):
+        return subprocess.run([sys.executable, "-m", "lad_tf.harden", *args], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=900)
+
+    first = harden(*TINY_DIGITS, "--run-dir", str(run_dir), "--export-base", str(cwd / "serving"),
+                   "--stop-after", "generate")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = harden("--dataset", "digits", "--run-dir", str(run_dir), "--export-base",
+                    str(cwd / "serving"), "--resume")
+    assert second.returncode == 0, second.stderr[-3000:]
+    return cwd, run_dir, first, second

@@ -7,17 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _tiny import LAD_ONLY_FAST_EVALUATION
 from _cli import assert_clean_error
-
-TINY = [
-    "--set", "classifier.epochs=2", "--set", "generator.epochs=2",
-    "--set", "svm.epochs=3", "--set", "svm.per_class=9",
-    "--set", "generation.per_class=2", "--set", "generation.eps_sweep=[1.0,3.0]",
-    "--set", "hardening.per_class=3", "--set", "hardening.epochs=1",
-    "--set", "evaluation.per_class=3", "--set", "evaluation.pgd_iterations=5",
-    *LAD_ONLY_FAST_EVALUATION,
-]
 
 
 def harden(*args, cwd, env=None):
@@ -27,17 +17,10 @@ def harden(*args, cwd, env=None):
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A tiny digits run stopped after generation, then resumed to the end."""
-    cwd = tmp_path_factory.mktemp("cli")
-    run_dir = cwd / "runs" / "tiny"
-    first = harden("--dataset", "digits", "--run-dir", str(run_dir), "--export-base",
-                   str(cwd / "serving"), "--stop-after", "generate", *TINY, cwd=cwd)
-    assert first.returncode == 0, first.stderr
-    second = harden("--dataset", "digits", "--run-dir", str(run_dir), "--export-base",
-                    str(cwd / "serving"), "--resume", cwd=cwd)
-    assert second.returncode == 0, second.stderr
-    return cwd, run_dir, first, second
+def tiny_run(tiny_digits_run):
+    """A tiny digits run stopped after generation, then resumed to the end
+    (conftest.tiny_digits_run, which test_resume reads too)."""
+    return tiny_digits_run
 
 
 def test_first_run_stops_after_requested_stage(tiny_run):

@@ -105,27 +105,13 @@ def test_k_too_large_stops_the_cli_before_training(tmp_path):
     assert not run_dir.exists()
 
 
-SMALL = [
-    "--method", "lad",
-    "--set", "svm.targets=nearest", "--set", "svm.k=3", "--set", "svm.nearest_by=confusion",
-    "--set", "classifier.epochs=3", "--set", "generator.epochs=2", "--set", "svm.epochs=2",
-    "--set", "svm.per_class=9", "--set", "generation.per_class=2",
-    "--set", "generation.eps_sweep=[1.0,3.0]", "--set", "hardening.per_class=3",
-    "--set", "hardening.eps=[1.0,2.0]", "--set", "hardening.epochs=1",
-    "--set", "hardening.sweep_eps=[]", "--set", "selection.per_class=2",
-    "--set", "selection.pgd_steps=2", "--set", "evaluation.per_class=2",
-    "--set", "evaluation.pgd_iterations=3", "--set", 'evaluation.attacks=["fgsm","pgd"]',
-    "--set", "evaluation.transfer_attacks=[]", "--set", "evaluation.robust_per_class=0",
-    "--set", "evaluation.masking_per_class=0", "--set", "evaluation.lad_per_class=1",
-    "--set", "evaluation.diversity_per_class=1",
-]
+def test_nearest_targets_run_end_to_end(tiny_digits_run, tmp_path):
+    """The shared tiny digits run (conftest.tiny_digits_run, `python -m
+    lad_tf.harden`) fits its SVMs with svm.targets=nearest, k 3, by confusion."""
+    import shutil
 
-
-def test_nearest_targets_run_end_to_end(tmp_path):
-    run_dir = tmp_path / "run"
-    result = run_module("lad_tf.harden", "--dataset", "digits", "--run-dir", str(run_dir),
-                        "--export-base", str(tmp_path / "serving"), *SMALL, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp_path / "run"  # a copy: the study below adds its files
+    shutil.copytree(tiny_digits_run[1], run_dir)
     svm = json.loads((run_dir / "metrics" / "svm.json").read_text())
     targets = svm["targets"]
     # confusion: the pipeline's own path (f_p on the provider latents); the
@@ -160,8 +146,10 @@ def test_nearest_targets_run_end_to_end(tmp_path):
     assert (run_dir / "figures" / "fig5_pair_success.png").is_file()
     assert "3 nearest classes by confusion, 30 generation pairs" in (
         run_dir / "report.md").read_text()
-    # The study generates along the run's pairs too.
-    study = run_module("lad_tf.study", str(run_dir), "--variant", "recipe", cwd=tmp_path)
-    assert study.returncode == 0, study.stderr[-3000:]
+    # The study generates along the run's pairs too (in this process:
+    # test_robustness runs `python -m lad_tf.study` itself).
+    from lad_tf.study import run_study
+
+    run_study(run_dir, ["recipe"])
     row = json.loads((run_dir / "study.json").read_text())["variants"][0]
     assert row["examples"] == 30 * 3 * 2

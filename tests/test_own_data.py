@@ -18,19 +18,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from _tiny import LAD_ONLY_FAST_EVALUATION
-from _cli import assert_clean_error, run_module, snapshot
+from _cli import assert_clean_error, run_main, run_module, snapshot
 
 import lad_tf
 import lad_tf.models  # noqa: F401  registers the zoo's classes, so load_model reads LeNet
 from lad_tf.config import load_recipe
 from lad_tf.data.own_data import load_own_data, load_run_data
 from lad_tf.errors import LadError
+from lad_tf.harden import main as harden_main
 
 PER_CLASS = 60
 # The smallest budgets the digits recipe allows, as `--set` pairs; the folder's
 # 8x8 digits are resized to the 28x28 that the recipe's LeNet / generator take.
 TINY = [
-    "data.image_size=28", "classifier.epochs=2", "generator.epochs=2", "svm.epochs=3",
+    "data.image_size=28", "classifier.epochs=2", "generator.epochs=1", "svm.epochs=3",
     "svm.per_class=9", "generation.per_class=2", "generation.eps_sweep=[1.0,3.0]",
     "hardening.per_class=3", "hardening.epochs=1", "selection.per_class=2",
     "selection.pgd_steps=3", "evaluation.per_class=3", "evaluation.pgd_iterations=5",
@@ -88,7 +89,7 @@ def check_export(run_dir: Path, x: np.ndarray):
 
 # -- end to end --------------------------------------------------------------------------
 @pytest.mark.slow
-def test_cli_hardens_from_an_image_folder(folder, tmp_path):
+def test_cli_hardens_from_an_image_folder(folder, tmp_path, capfd):
     run_dir = tmp_path / "run"
     result = run_module("lad_tf.harden", "--data", str(folder), "--dataset", "digits",
                         "--run-dir", str(run_dir), "--export-base", str(tmp_path / "serving"),
@@ -113,9 +114,10 @@ def test_cli_hardens_from_an_image_folder(folder, tmp_path):
     assert [dataset["splits"][s]["count"] for s in ("train", "validation", "provider", "test")] \
         == [324, 36, 120, 120]
     assert "training split streamed from disk" in (run_dir / "report.md").read_text()
-    # Resumed without --data, the run reads its recorded folder again.
-    again = run_module("lad_tf.harden", "--resume", "--run-dir", str(run_dir), "--export-base",
-                       str(tmp_path / "serving"), "--stop-after", "classifier", cwd=tmp_path)
+    # Resumed without --data, the run reads its recorded folder again (main() in
+    # this process: one TensorFlow start-up fewer).
+    again = run_main(harden_main, "--resume", "--run-dir", run_dir, "--export-base",
+                     tmp_path / "serving", "--stop-after", "classifier", cwd=tmp_path, capfd=capfd)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"resuming with the run's data {folder.resolve()}" in again.stderr
     assert "reusing classifier.keras" in again.stderr
@@ -298,7 +300,10 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_data_stops_before_anything_is_written(case, tmp_path):
+def test_bad_data_stops_before_anything_is_written(case, tmp_path, capfd):
+    """The command's main() in this process (test_cli_hardens_from_an_image_folder
+    runs `python -m lad_tf.harden --data` itself)."""
+
     make_data, make_model, needles = BAD[case]
     if case == "folder_for_four_channels":  # a readable folder: the model is the problem
         data = write_folder(tmp_path / "ok", *digits(per_class=5))
@@ -309,9 +314,9 @@ def test_bad_data_stops_before_anything_is_written(case, tmp_path):
     earlier.mkdir(parents=True)
     (earlier / "report.json").write_text("{}")
     before = snapshot(tmp_path)
-    result = run_module("lad_tf.harden", "--data", str(data), *model, "--dataset", "digits",
-                        "--set", "data.image_size=28", "--run-dir", str(tmp_path / "runs" / "new"),
-                        "--export-base", str(tmp_path / "serving"), cwd=tmp_path)
+    result = run_main(harden_main, "--data", data, *model, "--dataset", "digits",
+                      "--set", "data.image_size=28", "--run-dir", tmp_path / "runs" / "new",
+                      "--export-base", tmp_path / "serving", cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, *needles)
     assert snapshot(tmp_path) == before
     assert not (tmp_path / "runs" / "new").exists() and not (tmp_path / "serving").exists()

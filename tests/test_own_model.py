@@ -19,16 +19,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from _tiny import LAD_ONLY_FAST_EVALUATION
-from _cli import assert_clean_error, run_module, snapshot
+from _cli import assert_clean_error, run_main, run_module, snapshot
 
 import lad_tf
 from lad_tf.errors import LadError
+from lad_tf.harden import main as harden_main
 from lad_tf.models import CutClassifier, LeNet
 from lad_tf.own_model import cut_model
 
 # The smallest budgets the digits recipe allows, as `--set` pairs.
 TINY = [
-    "generator.epochs=2", "svm.epochs=3", "svm.per_class=9", "generation.per_class=2",
+    "generator.epochs=1", "svm.epochs=3", "svm.per_class=9", "generation.per_class=2",
     "generation.eps_sweep=[1.0,3.0]", "hardening.per_class=3", "hardening.epochs=1",
     "selection.per_class=2", "selection.pgd_steps=3", "evaluation.per_class=3",
     "evaluation.pgd_iterations=5",
@@ -142,7 +143,7 @@ def check_run(run_dir: Path, kind: str, model, digits, export_name: str):
 # `check_run` checks each kind's cut, stripped activation and export once.
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sequential"])
-def test_cli_hardens_your_model_through_export(kind, trained, digits, tmp_path):
+def test_cli_hardens_your_model_through_export(kind, trained, digits, tmp_path, capfd):
     model, path = trained[kind]
     _, layer, _, _ = MODELS[kind]
     run_dir = tmp_path / "run"
@@ -155,11 +156,12 @@ def test_cli_hardens_your_model_through_export(kind, trained, digits, tmp_path):
     assert "stripped the final softmax" in first.stderr
     assert "max abs logit difference 0 " in first.stderr  # the cut is exact
     assert "using your model" in first.stderr
-    # A resumed run needs neither --model nor the model file: classifier.keras is the original.
+    # A resumed run needs neither --model nor the model file: classifier.keras is the
+    # original. (The command's main() in this process: one TensorFlow start-up fewer.)
     path.rename(path.with_suffix(".moved"))
     try:
-        second = run_module("lad_tf.harden", "--run-dir", str(run_dir), "--resume",
-                            "--export-base", str(tmp_path / "serving"), cwd=tmp_path)
+        second = run_main(harden_main, "--run-dir", run_dir, "--resume", "--export-base",
+                          tmp_path / "serving", cwd=tmp_path, capfd=capfd)
     finally:
         path.with_suffix(".moved").rename(path)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -288,7 +290,9 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_model_stops_before_anything_is_written(case, tmp_path, trained):
+def test_bad_model_stops_before_anything_is_written(case, tmp_path, trained, capfd):
+    """The command's main() in this process (test_cli_hardens_your_model_through_export
+    runs `python -m lad_tf.harden --model` itself)."""
     make, layer, needles = BAD[case]
     if make in (truncated_file, zip_of_text):
         path = make(tmp_path, trained["functional"][1])
@@ -299,9 +303,9 @@ def test_bad_model_stops_before_anything_is_written(case, tmp_path, trained):
     earlier.mkdir(parents=True)
     (earlier / "report.json").write_text("{}")
     before = snapshot(tmp_path)
-    result = run_module("lad_tf.harden", "--model", str(path), "--latent-layer", layer,
-                        "--dataset", "digits", "--run-dir", str(tmp_path / "runs" / "new"),
-                        "--export-base", str(tmp_path / "serving"), cwd=tmp_path)
+    result = run_main(harden_main, "--model", path, "--latent-layer", layer,
+                      "--dataset", "digits", "--run-dir", tmp_path / "runs" / "new",
+                      "--export-base", tmp_path / "serving", cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, *needles)
     assert snapshot(tmp_path) == before
     assert not (tmp_path / "runs" / "new").exists() and not (tmp_path / "serving").exists()

@@ -4,36 +4,36 @@ recomputes what a recomputed stage made stale."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
-from _tiny import LAD_ONLY_FAST_EVALUATION
+from _cli import run_main
+from _tiny import TINY_DIGITS
 
-SETTINGS = [
-    "--dataset", "digits", "--set", "classifier.epochs=2", "--set", "generator.epochs=6",
-    "--set", "svm.epochs=3", "--set", "svm.per_class=9", "--set", "generation.per_class=2",
-    "--set", "generation.eps_sweep=[1.0]", "--set", "hardening.per_class=3",
-    "--set", "hardening.epochs=1", "--set", "evaluation.per_class=3",
-    "--set", "evaluation.pgd_iterations=5", *LAD_ONLY_FAST_EVALUATION,
-]
+# The settings of conftest.tiny_digits_run: that finished run is the
+# uninterrupted reference here, and the starting point of the staleness test.
+SETTINGS = TINY_DIGITS
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+def arguments(run_dir, *extra):
+    return [*SETTINGS, "--run-dir", str(run_dir), "--export-base", str(run_dir.parent / "serving"),
+            *extra]
+
+
 def command(run_dir, *extra):
-    return [sys.executable, "-m", "lad_tf.harden", *SETTINGS, "--run-dir", str(run_dir),
-            "--export-base", str(run_dir.parent / "serving"), *extra]
+    return [sys.executable, "-m", "lad_tf.harden", *arguments(run_dir, *extra)]
 
 
 def report(run_dir) -> dict:
     return json.loads((run_dir / "report.json").read_text())["stages"]
 
 
-def test_killed_generator_stage_resumes_from_its_backup(tmp_path):
-    reference = tmp_path / "reference"
-    subprocess.run(command(reference), check=True, capture_output=True, env=ENV, timeout=600,
-                   cwd=tmp_path)
+def test_killed_generator_stage_resumes_from_its_backup(tmp_path, tiny_digits_run):
+    _, reference, _, _ = tiny_digits_run  # the same settings, never interrupted in a stage
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(command(killed), stderr=subprocess.PIPE, text=True, env=ENV,
@@ -41,7 +41,10 @@ def test_killed_generator_stage_resumes_from_its_backup(tmp_path):
     seen = []
     for line in proc.stderr:  # kill as soon as two generator epochs are done
         seen.append(line)
-        if "generator epoch 2/6" in line:
+        # the end-of-epoch line "generator epoch 2/6 (N s): ...", not the progress line
+        # "generator epoch 2/6: step ..." that an epoch longer than 30 s (a loaded
+        # machine) logs before its backup exists
+        if "generator epoch 2/6 (" in line:
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=60)
@@ -69,21 +72,24 @@ def test_killed_generator_stage_resumes_from_its_backup(tmp_path):
             ref["evaluate"][model]["clean_accuracy"], abs=0.05)
 
 
-def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path):
+def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path, tiny_digits_run,
+                                                                    capfd):
     """methods/<method>.keras is reused on --resume only while every stage
-    before harden was reused; a recomputed generation makes it stale."""
-    run_dir = tmp_path / "run"
-    first = subprocess.run(command(run_dir, "--stop-after", "harden"), capture_output=True,
-                           text=True, env=ENV, timeout=600, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
+    before harden was reused; a recomputed generation makes it stale. The
+    resumes call harden's main() in this process (the test above and test_cli
+    run `python -m lad_tf.harden --resume`)."""
+    from lad_tf.harden import main
+
+    run_dir = tmp_path / "run"  # a copy of the finished shared run (same settings)
+    shutil.copytree(tiny_digits_run[1], run_dir)
     method = run_dir / "methods" / "lad.keras"
     made = method.stat().st_mtime_ns
 
     # Nothing upstream recomputed: the finished method is reused.
     (run_dir / "hardened.keras").unlink()
     def resume():
-        return subprocess.run(command(run_dir, "--resume", "--stop-after", "harden"),
-                              capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path)
+        return run_main(main, *arguments(run_dir, "--resume", "--stop-after", "harden"),
+                        cwd=tmp_path, capfd=capfd)
 
     again = resume()
     assert again.returncode == 0, again.stderr[-3000:]
