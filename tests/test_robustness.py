@@ -9,7 +9,7 @@ import pytest
 
 from lad_tf.defences import DEFENCES as METHODS
 from lad_tf.config import ATTACK_NAMES
-from _cli import run_main, run_module
+from _cli import assert_clean_error, run_main, run_module, snapshot
 
 ALL_METHODS = ",".join(METHODS)
 # Every method is built, hardened and scored (clean, FGSM, PGD, transfer, LAD
@@ -252,3 +252,45 @@ def test_harden_rejects_an_unknown_method(tmp_path):
     result = run_module("lad_tf.harden", "--method", "lad,mart", cwd=tmp_path)
     assert result.returncode == 2 and "hardening.methods" in result.stderr
     assert "mart" in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_compare_puts_models_of_several_runs_in_one_table_and_frontier(methods_run, tmp_path,
+                                                                       capfd):
+    """`python -m lad_tf.compare`: two models of one run and one of a second
+    run (a copy) in one table; a run evaluated differently is refused."""
+    import shutil
+
+    from lad_tf.evaluation.compare import main
+
+    cwd, run_dir, evaluation = methods_run
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("evaluation.json", "recipe.json"):
+        shutil.copy(run_dir / name, other / name)
+    shutil.copytree(run_dir / "metrics", other / "metrics")
+    out = tmp_path / "cmp"
+    result = run_module("lad_tf.compare", f"{run_dir}:original=orig", f"{run_dir}:lad",
+                        f"{other}:pgd-at=PGD-AT there", "--out", out, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (out / "comparison.md").read_text()
+    header = table.splitlines()[0]
+    assert header.startswith("| | orig | LAD (run) | PGD-AT there |"), header
+    worst = next(line for line in table.splitlines() if "worst case" in line)
+    expected = [evaluation["models"][m]["robust_accuracy"] for m in ("original", "lad", "pgd-at")]
+    assert worst.count("%") == 3
+    for value in expected:
+        assert f"{100 * value:.2f}%" in worst
+    assert (out / "frontier.png").stat().st_size > 10_000
+
+    changed = json.loads((other / "evaluation.json").read_text())
+    changed["robust"]["eps"] = 0.5
+    (other / "evaluation.json").write_text(json.dumps(changed))
+    before = snapshot(out)
+    result = run_main(main, f"{run_dir}:lad", f"{other}:pgd-at", "--out", out, cwd=cwd,
+                      capfd=capfd)
+    assert_clean_error(result, "evaluated differently", "robust suite")
+    assert snapshot(out) == before
+    for args, needle in ([[f"{run_dir}:mart"], "no robust-suite result for 'mart'"],
+                         [[f"{run_dir}:lad=x", f"{run_dir}:pgd-at=x"], "same label"],
+                         [["lad"], "RUN_DIR:METHOD"], [[f"{tmp_path}:lad"], "no evaluation.json"]):
+        assert_clean_error(run_main(main, *args, "--out", out, cwd=cwd, capfd=capfd), needle)

@@ -47,6 +47,7 @@ One module per job, in the order `run.RunEvaluation` calls them:
     tables        Markdown tables of a result; robust_tables, paper: their parts
     figures       Figs. 4 and 7 and the clean-vs-robust frontier
     cli           `python -m lad_tf.evaluate`
+    compare       `python -m lad_tf.compare`: models of several runs, one table and frontier
 
 This package imports nothing on its own: the defences import
 `lad_tf.evaluation.budget` without loading the rest of the evaluation.

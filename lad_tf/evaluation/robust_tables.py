@@ -75,7 +75,7 @@ def notes(result: dict, names: list[str], title: Callable[[str], str] = str) -> 
             "correctly clean and under every suite attack ("
             + ", ".join(suite["titles"][a] for a in suite["attacks"]) + "). ART 1.20 has no "
             "FAB, so the AutoAttack ensemble here is APGD-CE + APGD-T + Square (no FAB-T), "
-            "plus PGD-100 with restarts."
+            "with PGD and restarts beside it."
             + "".join(f" Not run: {a} ({why})." for a, why in suite.get("skipped", {}).items()),
         "", "Gradient-masking checks: "
             f"(a) PGD at eps {suite['masking_eps']:g} on {suite['masking_examples']} of these "

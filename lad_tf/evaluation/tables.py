@@ -41,7 +41,7 @@ def _intro(result: dict) -> list[str]:
             + "Clean accuracy: the whole test split.", ""]
 
 
-def _attack_rows(result: dict, names: list[str]) -> list[str]:
+def attack_rows(result: dict, names: list[str]) -> list[str]:
     """Clean, every white-box attack (and its target rate), every transfer attack."""
     models, titles, s = result["models"], result["attack_titles"], result["settings"]
 
@@ -55,7 +55,7 @@ def _attack_rows(result: dict, names: list[str]) -> list[str]:
             lines.append(_row(f"{a} target reached",
                               (cell(n, f"{a}_target_success") for n in names)))
     for a in s["transfer_attacks"]:
-        if f"transfer_{a}_accuracy" in models["original"]:
+        if any(f"transfer_{a}_accuracy" in models[n] for n in names):
             lines.append(_row(f"transfer {titles[a]} from black-box CNN",
                               (pct(models[n].get(f"transfer_{a}_accuracy")) for n in names)))
     return lines
@@ -140,7 +140,7 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
     names = list(result["models"])
     lines = _intro(result) + ["| | " + " | ".join(method_title(n) for n in names) + " |",
                               "|---|" + "---|" * len(names)]
-    lines += _attack_rows(result, names)
+    lines += attack_rows(result, names)
     lines += robust_tables.table_rows(result, names)
     lines += _cost_and_lad_rows(result, names, method_seconds)
     lines += robust_tables.notes(result, names, method_title)
