@@ -201,10 +201,15 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
                                 resume=resume, strategy=strategy, model=provided,
                                 model_info=info, data=data, stop_after=stop_after,
                                 from_run=from_run)
-    report_path = run.run_dir / "report.json"
+    return _harden_result(run.run_dir, outcome, stop_after)
+
+
+def _harden_result(run_dir: Path, outcome, stop_after: str | None) -> HardenResult:
+    """The finished run's report.json, or the stages' metrics when it stopped early."""
+    report_path = run_dir / "report.json"
     report = (json.loads(report_path.read_text()) if stop_after is None and report_path.is_file()
               else {"stages": outcome.metrics, "stopped_after": stop_after})
-    return HardenResult(outcome.outputs.get("hardened"), report, run.run_dir)
+    return HardenResult(outcome.outputs.get("hardened"), report, run_dir)
 
 
 def _check_from_run(from_run, run_dir, resume: bool, model, data) -> None:

@@ -84,6 +84,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None,
                         help="folder with the dataset's files (default: $LAD_DATA_DIR, then "
                              "tfds / Keras caches)")
+    _add_run_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.methods:  # --method becomes a recipe override, so the run records it
+        methods = [m.strip() for text in args.methods for m in text.split(",") if m.strip()]
+        args.overrides = [*args.overrides, "hardening.methods=" + json.dumps(methods)]
+    return args
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the run lives and how it proceeds: --run-dir, --resume, --from-run,
+    --export-base, --stop-after, --strategy."""
     parser.add_argument("--run-dir", default=None,
                         help="run directory (default: runs/<dataset>-<time>; with --resume: "
                              "the newest runs/<dataset>-*)")
@@ -103,11 +114,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="tf.distribute strategy for the training stages: one device, all "
                              "local devices (MirroredStrategy), or several processes / machines "
                              "(MultiWorkerMirroredStrategy, configured by TF_CONFIG)")
-    args = parser.parse_args(argv)
-    if args.methods:  # --method becomes a recipe override, so the run records it
-        methods = [m.strip() for text in args.methods for m in text.split(",") if m.strip()]
-        args.overrides = [*args.overrides, "hardening.methods=" + json.dumps(methods)]
-    return args
 
 
 @command
