@@ -18,6 +18,22 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# The files whose tests take the longest (end-to-end runs), longest first. The
+# suite runs on pytest-xdist workers one file at a time (--dist loadfile, in
+# pyproject.toml), in collection order: starting the long files first lets the
+# workers finish together instead of one waiting on a long file picked up last.
+LONGEST_FIRST = ("test_robustness.py", "test_svhn_celeba_cli.py", "test_own_data.py",
+                 "test_from_run.py", "test_selection_real_collapse.py", "test_resume.py",
+                 "test_cli.py", "test_benchmarks.py", "test_own_model.py", "test_export.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Moves the tests of LONGEST_FIRST's files to the front, in that order;
+    every other test keeps its place after them."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # a stable sort
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> str:
     """$LAD_DATA_DIR as an absolute path (README and CI give it as ../shared/data)."""
