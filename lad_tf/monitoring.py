@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lad_tf.files import write_bytes
+from lad_tf.files import write_bytes, write_json
 
 
 def log(message: str):
@@ -45,6 +46,54 @@ class EpochLogger(keras.callbacks.Callback):
         metrics = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
         log(f"{self.stage} epoch {epoch + 1}/{self.epochs} "
             f"({time.perf_counter() - self._start:.0f} s): {metrics}")
+
+
+class FitHistory(dict):
+    """A fit's history (metric -> one value per epoch, epochs of an earlier,
+    killed process first) and `earlier_seconds`, the training time of those
+    earlier epochs."""
+
+    earlier_seconds: float = 0.0
+
+
+class EpochRecord(keras.callbacks.Callback):
+    """Keeps each finished epoch's logs and seconds in a JSON file beside the
+    stage's backup, so a run killed and resumed with --resume still reports
+    every epoch and the whole training time, not only the resumed part.
+
+    Args:
+        path: the record file (`<run>/backup/<stage>.epochs.json`).
+        resuming: the stage's backup exists, so fit continues from it and the
+            record's epochs before the first one fit runs now are kept; a
+            fresh stage starts a new record.
+    """
+
+    def __init__(self, path: Path, resuming: bool):
+        super().__init__()
+        self.path = Path(path)
+        self.earlier = (json.loads(self.path.read_text())
+                        if resuming and self.path.is_file() else [])
+        self.rows, self.first_epoch = [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+            self.earlier = [row for row in self.earlier if row["epoch"] < epoch]
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": int(epoch), "seconds": time.perf_counter() - self._start,
+                          "logs": {k: float(v) for k, v in (logs or {}).items()}})
+        write_json(self.path, self.earlier + self.rows)
+
+    def history(self, current: dict) -> FitHistory:
+        """`current` (this process's history) after the earlier epochs' values;
+        the record file is removed (the stage has finished)."""
+        merged = FitHistory({k: [row["logs"].get(k) for row in self.earlier] + list(v)
+                             for k, v in current.items()})
+        merged.earlier_seconds = float(sum(row["seconds"] for row in self.earlier))
+        self.path.unlink(missing_ok=True)
+        return merged
 
 
 def image_grid(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:

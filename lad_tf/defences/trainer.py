@@ -157,5 +157,6 @@ class DefenceTrainer:
         info["history"] = {k: [float(v) for v in vs] for k, vs in history.items()}
         if selection:
             info["selection"] = selection.summary()
-        info["seconds"] = time.perf_counter() - start
+        # A resumed run also counts the epochs trained before it was killed.
+        info["seconds"] = time.perf_counter() - start + getattr(history, "earlier_seconds", 0.0)
         return model, info

@@ -21,7 +21,7 @@ from lad_tf.batching import batched
 from lad_tf.config import Recipe
 from lad_tf.data.splits import DatasetSplits
 from lad_tf.distribute import fit_multi_worker
-from lad_tf.monitoring import EpochLogger, RunSummaries, log
+from lad_tf.monitoring import EpochLogger, EpochRecord, RunSummaries, log
 from lad_tf.traced import traced_call
 
 # stage name -> the file whose presence (with metrics/<stage>.json) marks it done
@@ -92,15 +92,18 @@ class Run:
         if self.multi_worker:
             return fit_multi_worker(model, data, epochs, self.strategy,
                                     log=lambda line: log(f"{stage} {line}"))
+        backup = self.run_dir / "backup" / stage
+        record = EpochRecord(backup.with_name(f"{stage}.epochs.json"), resuming=backup.is_dir())
         callbacks = [  # the backup first: a logged epoch is a saved epoch
-            keras.callbacks.BackupAndRestore(str(self.run_dir / "backup" / stage)),
+            keras.callbacks.BackupAndRestore(str(backup)),
             *callbacks,  # e.g. RobustSelection: its validation numbers reach the logs below
+            record,
             keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / stage)),
             EpochLogger(stage, epochs),
         ]
         history = model.fit(data, validation_data=validation_data, epochs=epochs, verbose=0,
                             shuffle=False, callbacks=callbacks)
-        return history.history
+        return record.history(history.history)
 
 
 def latents(classifier, x: np.ndarray) -> np.ndarray:
