@@ -157,7 +157,9 @@ def test_figures_are_written(methods_run):
     assert set(tags) <= found
 
 
-def test_evaluate_command_quick_keeps_the_full_results(methods_run):
+def test_evaluate_command_quick_keeps_the_full_results(methods_run, capfd):
+    from lad_tf.evaluate import main
+
     cwd, run_dir, _ = methods_run
     before = (run_dir / "evaluation.json").read_bytes()
     # two of the ten methods keep the test short; --method is tested below
@@ -168,8 +170,8 @@ def test_evaluate_command_quick_keeps_the_full_results(methods_run):
     assert quick["quick"] and quick["models"]["original"]["details"]["pgd"]["examples"] == 30
     assert "| hardening wall time |" in (run_dir / "robustness-quick.md").read_text()
     assert (run_dir / "evaluation.json").read_bytes() == before
-    # A second run reuses every cached result.
-    again = run_module("lad_tf.evaluate", str(run_dir), *quick_args, cwd=cwd)
+    # A second run (its main() in this process) reuses every cached result.
+    again = run_main(main, run_dir, *quick_args, cwd=cwd, capfd=capfd)
     assert again.returncode == 0
     assert "training the black-box" not in again.stderr
     assert "evaluate: LAD examples from" not in again.stderr
