@@ -44,6 +44,15 @@ def test_frontier_figure_is_an_rgb_image():
         figures.frontier_figure([])
 
 
+def test_frontier_zooms_on_three_or_more_robust_models():
+    """Robust defences a point apart get a second, zoomed panel: the image
+    is wider than with one robust model."""
+    one = figures.frontier_figure([("original", 0.99, 0.0, 0.0), ("pgd-at", 0.988, 0.9, 10.0)])
+    three = figures.frontier_figure([("original", 0.99, 0.0, 0.0), ("pgd-at", 0.988, 0.9, 10.0),
+                                     ("trades", 0.99, 0.877, 9.0), ("lad+pgd", 0.987, 0.871, 8.0)])
+    assert three.shape[1] == one.shape[1] and three.shape[2] > 1.5 * one.shape[2]
+
+
 def test_frontier_labels_of_close_points_keep_their_vertical_order():
     """Two defences 1.4 points apart: the higher point's label stays above
     the lower one's, at least the gap apart (they once looked swapped)."""

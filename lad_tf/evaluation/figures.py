@@ -143,8 +143,15 @@ def _label_heights(x, y, gap: float, near: float = 15.0) -> list[tuple[int, floa
     return placed
 
 
+ZOOM_ROBUST = 0.5  # points at or above this robust accuracy also get a zoomed panel
+
+
 def frontier_figure(points: Sequence[tuple]) -> np.ndarray:
     """Clean against robust (worst-case) accuracy, one labelled marker per model.
+
+    When three or more models reach ZOOM_ROBUST, a second panel zooms on
+    them (robust defences differ by a point or two, which the full 0-100%
+    axis cannot show apart).
 
     Args:
         points: (label, clean_accuracy, robust_accuracy, training_seconds) per
@@ -165,33 +172,56 @@ def frontier_figure(points: Sequence[tuple]) -> np.ndarray:
             raise ValueError("points must be (label, clean, robust, seconds >= 0). "
                              f"Received: {p!r}")
     labels = [str(p[0]) for p in points]
-    clean, robust, seconds = (np.array([p[i] for p in points], "float64") for i in (1, 2, 3))
+    clean, robust = (100 * np.array([p[i] for p in points], "float64") for i in (1, 2))
+    seconds = np.array([p[3] for p in points], "float64")
     longest = max(float(seconds.max()), 1e-9)
-    fig = new_figure(7.0, 5.0)
-    ax = fig.subplots()
     area = _marker_area(seconds, longest)
-    ax.scatter(100 * robust, 100 * clean, s=area, c=[f"C{i % 10}" for i in range(len(points))],
-               alpha=0.7, edgecolors="black")
-    bottom = max(0.0, 100 * clean.min() - 4)
-    for i, y_text in _label_heights(100 * robust, 100 * clean, gap=0.045 * (100.5 - bottom)):
+    zoom = np.flatnonzero(robust >= 100 * ZOOM_ROBUST)
+    fig = new_figure(13.0 if len(zoom) >= 3 else 7.0, 5.0)
+    axes = fig.subplots(1, 2 if len(zoom) >= 3 else 1, squeeze=False)[0]
+    bottom = max(0.0, clean.min() - 4)
+    everything = np.arange(len(points))
+    _draw_frontier(axes[0], labels, clean, robust, area, everything, (-5, 105), (bottom, 100.5))
+    axes[0].set_title("Clean against robust accuracy; marker area: training time",
+                      fontsize=HEADER_SIZE)
+    if len(zoom) >= 3:
+        x_pad = max(1.0, 0.1 * np.ptp(robust[zoom]))
+        y_pad = max(0.2, 0.15 * np.ptp(clean[zoom]))
+        _draw_frontier(axes[1], labels, clean, robust, area, zoom,
+                       (robust[zoom].min() - x_pad, robust[zoom].max() + 5 * x_pad),
+                       (clean[zoom].min() - y_pad, clean[zoom].max() + y_pad), left_from=1.0)
+        axes[1].set_title(f"Zoom: the models at or above {100 * ZOOM_ROBUST:g}% robust",
+                          fontsize=HEADER_SIZE)
+    if seconds.max() > 0:
+        _size_legend(axes[0], longest)
+    return render(fig)
+
+
+def _draw_frontier(ax, labels, clean, robust, area, which, xlim, ylim, left_from=0.75):
+    """Markers and labels of the points `which` (indices) on `ax`, with its
+    axis limits; clean, robust in percent. Points beyond `left_from` of the
+    x range are labelled on their left."""
+    colours = [f"C{i % 10}" for i in which]
+    ax.scatter(robust[which], clean[which], s=area[which], c=colours, alpha=0.7,
+               edgecolors="black")
+    width = xlim[1] - xlim[0]
+    heights = _label_heights(robust[which], clean[which], gap=0.045 * (ylim[1] - ylim[0]),
+                             near=0.15 * width)
+    for k, y_text in heights:
         # Beside the marker (left of it near the right edge), heights spread so
         # that close points keep their labels in their own vertical order, each
         # label tied to its marker by a thin line.
-        left = robust[i] > 0.75
-        ax.annotate(labels[i], (100 * robust[i], 100 * clean[i]),
-                    xytext=(100 * robust[i] + (-9 if left else 9), y_text), textcoords="data",
-                    ha="right" if left else "left", va="center", fontsize=TITLE_SIZE,
-                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.3"})
+        i = which[k]
+        left = robust[i] > xlim[0] + left_from * width
+        ax.annotate(labels[i], (robust[i], clean[i]),
+                    xytext=(robust[i] + (-0.09 if left else 0.09) * width, y_text),
+                    textcoords="data", ha="right" if left else "left", va="center",
+                    fontsize=TITLE_SIZE, arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.3"})
     ax.set_xlabel("robust accuracy, worst case over the attack suite (%)", fontsize=LABEL_SIZE)
     ax.set_ylabel("clean accuracy (%)", fontsize=LABEL_SIZE)
-    ax.set_title("Clean against robust accuracy; marker area: training time",
-                 fontsize=HEADER_SIZE)
-    ax.set_xlim(-5, 105)
-    ax.set_ylim(bottom, 100.5)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     ax.grid(True, alpha=0.4)
-    if seconds.max() > 0:
-        _size_legend(ax, longest)
-    return render(fig)
 
 
 # -- drawn from an evaluation result -------------------------------------------------------
