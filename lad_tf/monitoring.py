@@ -89,8 +89,9 @@ class EpochRecord(keras.callbacks.Callback):
     def history(self, current: dict) -> FitHistory:
         """`current` (this process's history) after the earlier epochs' values;
         the record file is removed (the stage has finished)."""
-        merged = FitHistory({k: [row["logs"].get(k) for row in self.earlier] + list(v)
-                             for k, v in current.items()})
+        merged = FitHistory({  # NaN where an earlier epoch did not log a metric
+            k: [row["logs"].get(k, float("nan")) for row in self.earlier] + list(v)
+            for k, v in current.items()})
         merged.earlier_seconds = float(sum(row["seconds"] for row in self.earlier))
         self.path.unlink(missing_ok=True)
         return merged
