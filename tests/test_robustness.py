@@ -292,7 +292,11 @@ def test_compare_puts_models_of_several_runs_in_one_table_and_frontier(methods_r
                       capfd=capfd)
     assert_clean_error(result, "evaluated differently", "robust suite")
     assert snapshot(out) == before
+    no_recipe = tmp_path / "no-recipe"
+    no_recipe.mkdir()
+    shutil.copy(run_dir / "evaluation.json", no_recipe / "evaluation.json")
     for args, needle in ([[f"{run_dir}:mart"], "no robust-suite result for 'mart'"],
                          [[f"{run_dir}:lad=x", f"{run_dir}:pgd-at=x"], "same label"],
-                         [["lad"], "RUN_DIR:METHOD"], [[f"{tmp_path}:lad"], "no evaluation.json"]):
+                         [["lad"], "RUN_DIR:METHOD"], [[f"{tmp_path}:lad"], "no evaluation.json"],
+                         [[f"{no_recipe}:lad"], "no recipe.json"]):
         assert_clean_error(run_main(main, *args, "--out", out, cwd=cwd, capfd=capfd), needle)

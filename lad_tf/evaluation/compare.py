@@ -63,9 +63,23 @@ def _read_run(run_dir: Path) -> dict:
     if not path.is_file():
         raise LadError(f"{run_dir} has no evaluation.json; run `python -m lad_tf.evaluate "
                        f"{run_dir}` first, or pass a run directory that was evaluated")
+    recipe = run_dir / "recipe.json"
+    if not recipe.is_file():
+        raise LadError(f"{run_dir} has no recipe.json, so its data split is unknown; pass the "
+                       "run directory that `python -m lad_tf.harden` wrote")
     result = json.loads(path.read_text())
-    result["data"] = json.loads((run_dir / "recipe.json").read_text()).get("data", {})
+    result["data"] = json.loads(recipe.read_text()).get("data", {})
+    result["training_seconds"] = _training_seconds(run_dir)  # read once per run
     return result
+
+
+def _training_seconds(run_dir: Path) -> dict:
+    """method -> training seconds of the run (`costs`); "original": its classifier's."""
+    seconds = training_seconds(method_seconds(run_dir))
+    path = run_dir / "metrics" / "classifier.json"
+    seconds["original"] = (float(json.loads(path.read_text()).get("seconds", 0.0))
+                           if path.is_file() else 0.0)
+    return seconds
 
 
 def _difference(what: str, a, b):
@@ -123,15 +137,8 @@ def merged_result(columns: list[Column]) -> tuple[dict, dict]:
                            f"lad_tf.evaluate {col.run_dir} --method {col.method}` with "
                            "evaluation.robust_per_class > 0")
         models[col.label] = row
-        seconds[col.label] = _seconds(col)
+        seconds[col.label] = float(result["training_seconds"].get(col.method, 0.0))
     return {**base, "models": models}, seconds
-
-
-def _seconds(col: Column) -> float:
-    if col.method == "original":
-        path = col.run_dir / "metrics" / "classifier.json"
-        return float(json.loads(path.read_text()).get("seconds", 0.0)) if path.is_file() else 0.0
-    return float(training_seconds(method_seconds(col.run_dir)).get(col.method, 0.0))
 
 
 def comparison_markdown(columns: list[Column], result: dict, seconds: dict) -> str:
