@@ -2,13 +2,16 @@
 
 Writes into RUN_DIR:
   acgan/acgan.keras        the ACGAN (generator + critic), saved atomically
-  acgan/state.json         settings and steps done (resume reads it)
+  acgan/state.json         settings, steps done and training seconds (resume reads it)
+  acgan/checkpoints/       a copy per chunk (`python -m lad_tf.acgan_select` chooses one)
   tensorboard/acgan/       losses per chunk of steps (`tensorboard --logdir RUN_DIR`)
   figures/acgan_samples.png  one row per class, 10 samples each
 
 Run again with the same RUN_DIR to continue up to --steps (the weights
-resume; the optimizers' moments restart). Built, not yet measured on full
-MNIST: Song et al. train 100k generator steps (batch 64, n_critic 5).
+resume; the optimizers' moments restart). Song et al. train 100k generator
+steps (batch 64, n_critic 5, 32 channels, average pooling); the MNIST
+card's AC-GAN is the CPU setting `--steps 3000 --chunk 250 --channels 16
+--n-critic 2 --pooling flatten` (see the card's GA section).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from lad_tf.errors import LadError, command
 def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_size: int = 64,
                 latent_dim: int = 128, channels: int = 32, n_critic: int = 5,
                 learning_rate: float = 2e-4, decay: bool = True, chunk: int = 500, seed: int = 0,
-                data_dir: str | None = None, log=None):
+                data_dir: str | None = None, log=None, pooling: str = "average"):
     """Trains (or continues) an ACGAN on a dataset's training split.
 
     Args:
@@ -37,6 +40,8 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
         learning_rate: Adam's rate (beta_1 0, beta_2 0.9), decayed linearly
             to 0 over `steps` when `decay`.
         chunk: steps between checkpoints, TensorBoard points and sample grids.
+        pooling: the critic's "average" (Song et al.) or "flatten" pooling
+            (see `ACGANCritic`).
         seed: seed of the weights and the random draws.
         data_dir: the dataset's folder (default: $LAD_DATA_DIR).
         log: callable(str) for progress lines (default: stderr with a time stamp).
@@ -48,13 +53,15 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
     """
     _check_settings(steps=steps, batch_size=batch_size, latent_dim=latent_dim,
                     channels=channels, n_critic=n_critic, chunk=chunk)
+    if pooling not in ("average", "flatten"):
+        raise LadError(f"--pooling must be 'average' or 'flatten'; got {pooling!r}")
     if not learning_rate > 0:
         raise LadError(f"--learning-rate must be > 0; got {learning_rate}")
     run_dir = Path(run_dir)
     (run_dir / "acgan").mkdir(parents=True, exist_ok=True)
     (run_dir / "figures").mkdir(exist_ok=True)
     settings = dict(dataset=dataset, latent_dim=latent_dim, channels=channels, n_critic=n_critic,
-                    batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+                    batch_size=batch_size, learning_rate=learning_rate, seed=seed, pooling=pooling)
     done = steps_done(run_dir, settings)
     # lazy: TensorFlow loads only once the settings are checked (fast --help and errors)
     from lad_tf.acgan_training import fit_acgan
@@ -80,8 +87,8 @@ def steps_done(run_dir: Path, settings: dict) -> int:
     if not (state_path.exists() and model_path.exists()):
         return 0
     state = json.loads(state_path.read_text())
-    differ = {k: (state["settings"].get(k), v) for k, v in settings.items()
-              if state["settings"].get(k) != v}
+    recorded = {"pooling": "average", **state["settings"]}  # runs from before --pooling
+    differ = {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
     if differ:
         raise LadError(f"{run_dir} holds an AC-GAN trained with other settings "
                        f"{ {k: a for k, (a, _) in differ.items()} }; use another RUN_DIR or "
@@ -104,10 +111,13 @@ def main(argv=None) -> int:
     parser.add_argument("--no-decay", action="store_true", help="constant learning rate")
     parser.add_argument("--chunk", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pooling", choices=("average", "flatten"), default="average",
+                        help="the critic's pooling before its heads (average: Song et al.; "
+                             "flatten: learns classes faster at few channels)")
     args = parser.parse_args(argv)
     train_acgan(args.run_dir, args.dataset, args.steps, args.batch_size, args.latent_dim,
                 args.channels, args.n_critic, args.learning_rate, not args.no_decay,
-                args.chunk, args.seed, args.data_dir)
+                args.chunk, args.seed, args.data_dir, pooling=args.pooling)
     return 0
 
 

@@ -7,6 +7,8 @@ the chunked fit and the atomic checkpoints.
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import keras
@@ -44,7 +46,8 @@ def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int
     else:
         generator = ACGANGenerator(settings["latent_dim"], data.num_classes, data.image_shape,
                                    settings["channels"])
-        critic = ACGANCritic(data.num_classes, data.image_shape, settings["channels"])
+        critic = ACGANCritic(data.num_classes, data.image_shape, settings["channels"],
+                              settings.get("pooling", "average"))
         model = ACGAN(generator, critic, n_critic=settings["n_critic"], seed=settings["seed"])
     rate = settings["learning_rate"]
     if decay:
@@ -58,7 +61,10 @@ def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int
 def fit_acgan(run_dir: Path, dataset: str, data_dir, settings: dict, done: int, steps: int,
               decay: bool, chunk: int, log) -> ACGAN:
     """Trains from step `done` to `steps` in chunks; after each chunk, writes
-    TensorBoard scalars, the sample grid, acgan/acgan.keras and acgan/state.json.
+    TensorBoard scalars, the sample grid, acgan/acgan.keras and acgan/state.json
+    (with the training seconds so far, over every resumed call), and a copy
+    of the model per chunk in acgan/checkpoints/acgan-<step>.keras (an AC-GAN
+    can collapse late; `python -m lad_tf.acgan_select` chooses among them).
 
     Args: as `lad_tf.acgan.train_acgan`; `settings` as recorded in state.json.
 
@@ -73,7 +79,10 @@ def fit_acgan(run_dir: Path, dataset: str, data_dir, settings: dict, done: int, 
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "acgan"))
     z = np.random.default_rng(seed).standard_normal((10 * data.num_classes, settings["latent_dim"]))
     labels = np.repeat(np.arange(data.num_classes), 10)
+    state_path = folder / "state.json"
+    seconds = json.loads(state_path.read_text()).get("seconds", 0.0) if done else 0.0
     while done < steps:
+        start = time.perf_counter()
         now = min(chunk, steps - done)
         history = model.fit(batches, steps_per_epoch=now, epochs=1, verbose=0, shuffle=False).history
         done += now
@@ -86,7 +95,10 @@ def fit_acgan(run_dir: Path, dataset: str, data_dir, settings: dict, done: int, 
                           data.num_classes, 10)
         save_png(grid, run_dir / "figures" / "acgan_samples.png")
         save_keras(model, folder / "acgan.keras")
-        write_json(folder / "state.json", {"settings": settings, "steps_done": done,
-                                           "steps": steps, "last_losses": logs})
+        (folder / "checkpoints").mkdir(exist_ok=True)
+        save_keras(model, folder / "checkpoints" / f"acgan-{done}.keras")  # to choose from
+        seconds += time.perf_counter() - start
+        write_json(state_path, {"settings": settings, "steps_done": done, "steps": steps,
+                                "seconds": seconds, "last_losses": logs})
         log(f"acgan step {done}/{steps}: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()))
     return model

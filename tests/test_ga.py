@@ -1,12 +1,14 @@
 """GA (Song et al. 2018) and its AC-GAN on a tiny budget (embedded digits, no files).
 
-Built, not yet measured on full MNIST: these tests check the mechanics (the
-train_step, save / reload, the run directory, the search's loss terms and
-bounds, zero-step samples, errors). A few training steps do not make a
-conditioned generator or a useful auxiliary classifier, so the paper-level
-checks (>= 90% of class-conditional samples read as their class by LeNet;
-targeted GA reaching the target while the auxiliary keeps the source) need
-the full-MNIST AC-GAN and are left to that measurement.
+Six training steps check the mechanics (the train_step, save / reload, the
+run directory, the search's loss terms and bounds, zero-step samples,
+errors). 150 steps of a narrow AC-GAN with the flatten critic make a
+conditioned generator on digits: a test then checks that the class input
+decides the class a separate classifier reads. The tiny AC-GAN is too weak
+for targeted GA (it reached the target on 37% of examples), so the checks
+on LeNet's reading of the samples and on targeted GA use the zoo's
+full-MNIST AC-GAN (`tests/test_ga_mnist.py`); the measured numbers come
+from `python -m lad_tf.ga_study` and stand in the MNIST card.
 """
 
 import json
@@ -54,6 +56,19 @@ def classifier():
 
 SOURCE = np.arange(10)
 TARGET = (SOURCE + 1) % 10
+
+# 150 steps that condition the generator on digits (measured: the classifier
+# below read the asked class on 21% of samples after 50 steps, 83% after 100,
+# 99% after 150).
+CONDITIONED = dict(dataset="digits", steps=150, batch_size=32, latent_dim=16, channels=8,
+                   n_critic=1, chunk=150, learning_rate=1e-3, decay=False, pooling="flatten")
+
+
+@pytest.fixture(scope="module")
+def conditioned(tmp_path_factory):
+    """An AC-GAN trained 150 steps on digits, conditioned on its class input."""
+    run_dir = tmp_path_factory.mktemp("conditioned")
+    return train_acgan(run_dir, log=lambda _: None, **CONDITIONED)
 
 
 def test_training_writes_a_run_directory_with_finite_losses(run):
@@ -182,3 +197,31 @@ def test_bad_parameters_name_the_fix(acgan, classifier, tmp_path):
             craft(name, classifier, x, **kwargs)
     with pytest.raises(LadError, match="AC-GAN makes"):
         craft("ga", classifier, np.zeros((3, 32, 32, 1), "float32"), y, acgan=acgan)
+
+
+def test_the_class_input_decides_the_class_a_classifier_reads(conditioned, classifier):
+    """Check 1 on a tiny budget: the same z asked for each class gives images
+    a separate classifier (about 90% on digits) reads as that class."""
+    z = np.repeat(initial_latents(10, conditioned.latent_dim, seed=5), 10, axis=0)
+    asked = np.tile(np.arange(10), 10)
+    read = np.argmax(np.asarray(classifier(np.asarray(conditioned.generate(z, asked)))), -1)
+    assert np.mean(read == asked) >= 0.7, np.mean(read == asked)  # chance: 10%
+    # Per z, changing the class changes what the classifier reads.
+    assert np.mean([len(set(read[i * 10:(i + 1) * 10])) for i in range(10)]) >= 6
+
+
+def test_select_scores_every_checkpoint_and_copies_the_best(run, classifier, tmp_path, capsys):
+    from lad_tf.acgan_select import main as select_main
+    from lad_tf.acgan_select import select_checkpoint
+
+    path = tmp_path / "classifier.keras"
+    classifier.save(path)
+    result = select_checkpoint(run, path, per_class=2, log=lambda _: None)
+    assert [r["step"] for r in result["rows"]] == [3, 6]  # TINY: chunks of 3 steps
+    best = max(result["rows"], key=lambda r: r["accuracy"])
+    assert result["chosen"] == best["step"]
+    chosen = keras.saving.load_model(run / "acgan" / "chosen.keras", compile=False)
+    assert chosen.latent_dim == 16
+    assert json.loads((run / "acgan" / "selection.json").read_text())["chosen"] == best["step"]
+    assert select_main([str(tmp_path), "--classifier", str(path)]) == 2
+    assert "holds no acgan-<step>.keras" in capsys.readouterr().err
