@@ -25,7 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 LONGEST_FIRST = ("test_robustness.py", "test_selection_real_collapse.py",
                  "test_svhn_celeba_cli.py", "test_own_data.py", "test_from_run.py",
                  "test_resume.py", "test_cli.py", "test_distribute.py", "test_benchmarks.py",
-                 "test_own_model.py", "test_export.py", "test_ga.py", "test_art_attacks.py",
+                 "test_own_model.py", "test_ga_study.py", "test_export.py", "test_ga.py",
+                 "test_art_attacks.py",
                  "test_serving.py", "test_metrics.py", "test_defences.py",
                  "test_svhn_celeba_lad.py", "test_nearest_targets.py")
 

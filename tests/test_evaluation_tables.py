@@ -83,8 +83,8 @@ def test_mnist_tables_put_paper_and_run_side_by_side():
     text = mnist_tables(result)
     assert "| FGSM (eps 0.3) | 1.77% | 50.00% | 21.67% | 60.00% | 50.00% |" in text
     assert "ours: FT-0.5" in text and "| 41.71% | 75.00% | 49.60% | 80.00% |" in text
-    assert "| GA | 99.82% | not built |" in text
-    assert "| GA-FT | 97.23% | not built |" in text
+    assert "| GA | 99.82% | ga/report.md |" in text  # python -m lad_tf.ga_study
+    assert "| GA-FT | 97.23% | ga/report.md |" in text
     assert "| JSMA-FT | 95.71% | not run |" in text
 
 

@@ -20,8 +20,8 @@ import pytest
 
 from lad_tf.attention_svm import AttentionSVM
 from lad_tf.models import (ACGAN, ACGANCritic, ACGANGenerator, AutoGenerator, BlackBoxCNN,
-                           CelebAGenerator, CelebANet, ConvGenerator, CutClassifier, LeNet,
-                           MnistGenerator, SvhnGenerator, SvhnNet, VGGNet)
+                           CelebAGenerator, CelebANet, ConvGenerator, CutClassifier, JudgeNet,
+                           LeNet, MnistGenerator, SvhnGenerator, SvhnNet, VGGNet)
 from lad_tf.own_model import cut_model
 
 # The reloaded model runs the same float32 kernels on the same batch with the
@@ -87,12 +87,17 @@ CASES = {
     "ACGAN": (lambda: ACGAN(*_acgan_networks(), n_critic=2, seed=4),
               lambda: _acgan_inputs(3, 8, 3)),
     "AttentionSVM": (lambda: AttentionSVM(num_pairs=2, latent_dim=5), lambda: _latents(2, 4, 5)),
+    "JudgeNet": (lambda: JudgeNet(num_classes=3, image_shape=(8, 8, 1), seed=2),
+                 lambda: _images(3, 8, 8, 1)),
 }
 # The same class again with other constructor arguments that change its weights.
 VARIANTS = {
     "AttentionSVM(rank 2)": (lambda: AttentionSVM(num_pairs=2, latent_dim=5, attention_rank=2,
                                                   attention="exp_softmax", c=0.5),
                              lambda: _latents(2, 4, 5)),
+    "ACGANCritic(flatten)": (lambda: ACGANCritic(num_classes=3, image_shape=(8, 8, 1), channels=4,
+                                                 pooling="flatten"),
+                             lambda: _images(3, 8, 8, 1)),
 }
 
 

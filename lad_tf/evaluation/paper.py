@@ -49,7 +49,7 @@ def mnist_tables(result: dict) -> str:
     for attack, (p_orig, p_ft) in TABLE_III.items():
         key = f"transfer_{attack}_accuracy"
         if attack == "ga":
-            cells = ["not built"] * (2 + bool(ft) + len(extra))
+            cells = ["ga/report.md"] * (2 + bool(ft) + len(extra))  # lad_tf.ga_study
             lines.append(f"| GA | {pct(p_orig)} | {cells[0]} | {pct(p_ft)} | "
                          + " | ".join(cells[1:]) + " |")
             continue
@@ -63,7 +63,7 @@ def mnist_tables(result: dict) -> str:
     for name, paper in TABLE_IV.items():
         title = "original" if name == "original" else (
             "GA-FT" if name == "ga-ft" else METHODS[name].title)
-        ours = ("not built" if name == "ga-ft" else
+        ours = ("ga/report.md" if name == "ga-ft" else
                 pct(models[name]["clean_accuracy"]) if name in models else "not run")
         lines.append(f"| {title} | {pct(paper)} | {ours} |")
     for name in ("pgd-at", "trades", "fast-at", "lad+fast", "lad+pgd"):

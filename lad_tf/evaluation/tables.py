@@ -15,9 +15,10 @@ from lad_tf.evaluation.costs import LAD_SETUP
 from lad_tf.evaluation.paper import mnist_tables
 from lad_tf.formatting import pct
 
-GA_NOTE = ("GA (Song et al. 2018), the paper's latent-space baseline attack, is not built in "
-           "LAD-TF (it needs an AC-GAN and the paper's latent search); no number is reported "
-           "for it.")
+GA_NOTE = ("GA (Song et al. 2018), the paper's latent-space baseline attack, needs an AC-GAN "
+           "and runs outside this report: `python -m lad_tf.ga_study RUN_DIR --acgan FILE` "
+           "writes its Table III and IV rows, GA against every model and the label-keeping "
+           "judge's rates into RUN_DIR/ga/report.md.")
 
 
 def method_title(name: str) -> str:

@@ -18,6 +18,7 @@ from lad_tf.models.celeba_net import CelebANet
 from lad_tf.models.classifier import LatentClassifier
 from lad_tf.models.conv_generator import ConvGenerator
 from lad_tf.models.cut_classifier import CutClassifier
+from lad_tf.models.judge_net import JudgeNet
 from lad_tf.models.lenet import LeNet
 from lad_tf.models.mnist_generator import MnistGenerator
 from lad_tf.models.svhn_generator import SvhnGenerator
@@ -89,11 +90,12 @@ __all__ = [
     "AutoGenerator",
     "BlackBoxCNN",
     "CLASSIFIERS",
-    "GENERATORS",
     "CelebAGenerator",
     "CelebANet",
     "ConvGenerator",
     "CutClassifier",
+    "GENERATORS",
+    "JudgeNet",
     "LatentClassifier",
     "LeNet",
     "MnistGenerator",
