@@ -161,16 +161,18 @@ def ga_search(model, acgan, source, target=None, steps: int = 1000, lr: float = 
     source, target = _source_target(source, target, acgan.num_classes)
     count = len(source)
     z0 = initial_latents(count, acgan.latent_dim, seed, first_index)
-    loss_of = _loss_fn(softmax_logits(model), acgan, source, target, z0, lambda1, lambda2, z_eps,
-                       noise_eps)
-    step = _step_fn(loss_of, lr, noise_lr, langevin, seed)
-    z = tf.constant(z0)
+    loss_of, step = _search_fns(model, acgan, target is not None, lambda1, lambda2, z_eps,
+                                noise_eps, lr, noise_lr, langevin, seed)
+    s = tf.constant(source)
+    t = s if target is None else tf.constant(target)  # untargeted: t is not read
+    z0_t = tf.constant(z0)
+    z = z0_t
     noise = tf.zeros((count, *acgan.image_shape), tf.float32)
     losses = []
     for i in range(int(steps)):
-        z, noise, loss = step(z, noise, tf.constant(float(i)))
+        z, noise, loss = step(z, noise, tf.constant(float(i)), s, t, z0_t)
         losses.append(float(loss))
-    loss, x, clean, logits, aux_logits = loss_of(z, noise)
+    loss, x, clean, logits, aux_logits = loss_of(z, noise, s, t, z0_t)
     losses.append(float(tf.reduce_mean(loss)))
     if steps == 0:
         x = clean  # exactly the AC-GAN's samples
@@ -193,29 +195,47 @@ def _source_target(source, target, num_classes: int):
     return source, target
 
 
-def _loss_fn(logits_of, acgan, source, target, z0, lambda1, lambda2, z_eps, noise_eps):
-    """loss_of(z, noise) -> (per-example loss [B], x, G(z, s), f's logits, aux logits)."""
-    s = tf.constant(source)
-    t = None if target is None else tf.constant(target)
-    z0_t = tf.constant(z0)
+# (model, AC-GAN, setting) -> (loss_of, traced step): one trace serves every
+# batch of that shape, so a study of many batches does not retrace per batch.
+# The models are kept in the value, so their ids stay valid while cached.
+_SEARCHES: dict = {}
 
-    def images_of(z, noise):
+
+def _search_fns(model, acgan, targeted, lambda1, lambda2, z_eps, noise_eps, lr, noise_lr,
+                langevin, seed):
+    """(loss_of, step) for one model, AC-GAN and search setting (cached)."""
+    key = (id(model), id(acgan), targeted, lambda1, lambda2, z_eps, noise_eps, lr, noise_lr,
+           langevin, seed)
+    if key not in _SEARCHES:
+        if len(_SEARCHES) >= 16:
+            _SEARCHES.clear()
+        loss_of = _loss_fn(softmax_logits(model), acgan, targeted, lambda1, lambda2, z_eps,
+                           noise_eps)
+        _SEARCHES[key] = (model, acgan, loss_of, _step_fn(loss_of, lr, noise_lr, langevin, seed))
+    return _SEARCHES[key][2:]
+
+
+def _loss_fn(logits_of, acgan, targeted, lambda1, lambda2, z_eps, noise_eps):
+    """loss_of(z, noise, s, t, z0) -> (per-example loss [B], x, G(z, s), f's logits,
+    aux logits); t is read only when `targeted`."""
+
+    def images_of(z, noise, s):
         clean = acgan.generator((z, s), training=False)
         if noise_eps == 0:
             return clean, clean
         return clean, tf.clip_by_value(clean + noise_eps * tf.tanh(noise), 0.0, 1.0)
 
-    def loss_of(z, noise):
-        clean, x = images_of(z, noise)
+    def loss_of(z, noise, s, t, z0):
+        clean, x = images_of(z, noise, s)
         logits = logits_of(x)
         _, aux_logits = acgan.critic(clean, training=False)
         log_p = tf.nn.log_softmax(logits)
-        if t is None:  # min over c != s of CE(f(x), c) = -max_{c != s} log p_c
+        if not targeted:  # min over c != s of CE(f(x), c) = -max_{c != s} log p_c
             mask = tf.one_hot(s, tf.shape(logits)[-1], on_value=-np.inf, off_value=0.0)
             adv = -tf.reduce_max(log_p + mask, axis=-1)
         else:
             adv = -tf.gather(log_p, t, batch_dims=1)
-        near = tf.reduce_mean(tf.nn.relu(tf.square(z - z0_t) - z_eps ** 2), axis=-1)
+        near = tf.reduce_mean(tf.nn.relu(tf.square(z - z0) - z_eps ** 2), axis=-1)
         keep = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=s, logits=aux_logits)
         loss = adv + lambda1 * near + lambda2 * keep
         return loss, x, clean, logits, aux_logits
@@ -224,13 +244,13 @@ def _loss_fn(logits_of, acgan, source, target, z0, lambda1, lambda2, z_eps, nois
 
 
 def _step_fn(loss_of, lr, noise_lr, langevin, seed):
-    """One traced search step (z, noise, i) -> (z, noise, mean loss before the step)."""
+    """One traced search step (z, noise, i, s, t, z0) -> (z, noise, mean loss before it)."""
 
-    @tf.function
-    def step(z, noise, i):
+    @tf.function(reduce_retracing=True)
+    def step(z, noise, i, s, t, z0):
         with tf.GradientTape() as tape:
             tape.watch([z, noise])
-            loss, *_ = loss_of(z, noise)
+            loss, *_ = loss_of(z, noise, s, t, z0)
             total = tf.reduce_sum(loss)  # per-example losses: each z_i gets its own gradient
         gz, gn = tape.gradient(total, [z, noise])
         std = tf.sqrt(langevin / tf.pow(1.0 + i, 0.55))
