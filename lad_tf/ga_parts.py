@@ -168,8 +168,12 @@ def samples(study: GAStudy) -> dict:
 
 
 def _acgan_record(path: Path) -> dict:
-    state = path.parent / "state.json"
-    return json.loads(state.read_text()) if state.is_file() else {}
+    """The AC-GAN's state.json, with the step `acgan_select` chose when `path` is its pick."""
+    state, selection = path.parent / "state.json", path.parent / "selection.json"
+    record = json.loads(state.read_text()) if state.is_file() else {}
+    if path.name == "chosen.keras" and selection.is_file():
+        record["chosen_step"] = json.loads(selection.read_text())["chosen"]
+    return record
 
 
 def judge_part(study: GAStudy) -> dict:

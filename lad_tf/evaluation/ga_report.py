@@ -24,6 +24,7 @@ def samples_section(r: dict) -> list[str]:
     s = acgan.get("settings", {})
     return ["## AC-GAN samples", "",
             f"{r['n']} class-conditional samples ({r['n'] // 10} per class) of the AC-GAN after "
+            f"{acgan.get('chosen_step', acgan.get('steps_done', '?'))} of "
             f"{acgan.get('steps_done', '?')} generator steps (channels {s.get('channels')}, "
             f"n_critic {s.get('n_critic')}, critic pooling {s.get('pooling', 'average')}, "
             f"batch {s.get('batch_size')}):", "",
