@@ -28,7 +28,8 @@ from lad_tf.errors import LadError, command
 def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_size: int = 64,
                 latent_dim: int = 128, channels: int = 32, n_critic: int = 5,
                 learning_rate: float = 2e-4, decay: bool = True, chunk: int = 500, seed: int = 0,
-                data_dir: str | None = None, log=None, pooling: str = "average"):
+                data_dir: str | None = None, log=None, pooling: str = "average",
+                generator_aux_weight: float = 1.0):
     """Trains (or continues) an ACGAN on a dataset's training split.
 
     Args:
@@ -42,6 +43,8 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
         chunk: steps between checkpoints, TensorBoard points and sample grids.
         pooling: the critic's "average" (Song et al.) or "flatten" pooling
             (see `ACGANCritic`).
+        generator_aux_weight: weight of the generator's auxiliary loss (1:
+            Song et al.; see `ACGAN`).
         seed: seed of the weights and the random draws.
         data_dir: the dataset's folder (default: $LAD_DATA_DIR).
         log: callable(str) for progress lines (default: stderr with a time stamp).
@@ -55,13 +58,16 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
                     channels=channels, n_critic=n_critic, chunk=chunk)
     if pooling not in ("average", "flatten"):
         raise LadError(f"--pooling must be 'average' or 'flatten'; got {pooling!r}")
+    if not generator_aux_weight >= 0:
+        raise LadError(f"--generator-aux-weight must be >= 0; got {generator_aux_weight}")
     if not learning_rate > 0:
         raise LadError(f"--learning-rate must be > 0; got {learning_rate}")
     run_dir = Path(run_dir)
     (run_dir / "acgan").mkdir(parents=True, exist_ok=True)
     (run_dir / "figures").mkdir(exist_ok=True)
     settings = dict(dataset=dataset, latent_dim=latent_dim, channels=channels, n_critic=n_critic,
-                    batch_size=batch_size, learning_rate=learning_rate, seed=seed, pooling=pooling)
+                    batch_size=batch_size, learning_rate=learning_rate, seed=seed, pooling=pooling,
+                    generator_aux_weight=generator_aux_weight)
     done = steps_done(run_dir, settings)
     # lazy: TensorFlow loads only once the settings are checked (fast --help and errors)
     from lad_tf.acgan_training import fit_acgan
@@ -87,7 +93,8 @@ def steps_done(run_dir: Path, settings: dict) -> int:
     if not (state_path.exists() and model_path.exists()):
         return 0
     state = json.loads(state_path.read_text())
-    recorded = {"pooling": "average", **state["settings"]}  # runs from before --pooling
+    # runs from before --pooling / --generator-aux-weight
+    recorded = {"pooling": "average", "generator_aux_weight": 1.0, **state["settings"]}
     differ = {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
     if differ:
         raise LadError(f"{run_dir} holds an AC-GAN trained with other settings "
@@ -114,10 +121,14 @@ def main(argv=None) -> int:
     parser.add_argument("--pooling", choices=("average", "flatten"), default="average",
                         help="the critic's pooling before its heads (average: Song et al.; "
                              "flatten: learns classes faster at few channels)")
+    parser.add_argument("--generator-aux-weight", type=float, default=1.0,
+                        help="weight of the generator's class loss (1: Song et al.; 0.1: "
+                             "Gulrajani et al.'s AC-GAN, less prone to one sample per class)")
     args = parser.parse_args(argv)
     train_acgan(args.run_dir, args.dataset, args.steps, args.batch_size, args.latent_dim,
                 args.channels, args.n_critic, args.learning_rate, not args.no_decay,
-                args.chunk, args.seed, args.data_dir, pooling=args.pooling)
+                args.chunk, args.seed, args.data_dir, pooling=args.pooling,
+                generator_aux_weight=args.generator_aux_weight)
     return 0
 
 

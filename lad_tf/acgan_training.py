@@ -48,7 +48,8 @@ def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int
                                    settings["channels"])
         critic = ACGANCritic(data.num_classes, data.image_shape, settings["channels"],
                               settings.get("pooling", "average"))
-        model = ACGAN(generator, critic, n_critic=settings["n_critic"], seed=settings["seed"])
+        model = ACGAN(generator, critic, n_critic=settings["n_critic"], seed=settings["seed"],
+                      generator_aux_weight=settings.get("generator_aux_weight", 1.0))
     rate = settings["learning_rate"]
     if decay:
         rate = keras.optimizers.schedules.PolynomialDecay(rate, steps, 0.0)

@@ -95,6 +95,9 @@ VARIANTS = {
     "AttentionSVM(rank 2)": (lambda: AttentionSVM(num_pairs=2, latent_dim=5, attention_rank=2,
                                                   attention="exp_softmax", c=0.5),
                              lambda: _latents(2, 4, 5)),
+    "ACGAN(generator_aux_weight 0.1)": (
+        lambda: ACGAN(*_acgan_networks(), n_critic=2, seed=4, generator_aux_weight=0.1),
+        lambda: _acgan_inputs(3, 8, 3)),
     "ACGANCritic(flatten)": (lambda: ACGANCritic(num_classes=3, image_shape=(8, 8, 1), channels=4,
                                                  pooling="flatten"),
                              lambda: _images(3, 8, 8, 1)),

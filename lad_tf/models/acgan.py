@@ -20,7 +20,7 @@ class ACGAN(keras.Model):
 
         critic:    mean D(G(z, y)) - mean D(x~) + gp_weight * GP
                    + aux_weight * CE(aux(x~), y)
-        generator: -mean D(G(z, y)) + aux_weight * CE(aux(G(z, y)), y)
+        generator: -mean D(G(z, y)) + generator_aux_weight * CE(aux(G(z, y)), y)
 
     with x~ = x + U[0, 1/255) (dequantised, as Song et al.), GP = mean
     (||grad D(x_hat)||_2 - 1)^2 on x_hat between x~ and G(z, y), and the
@@ -33,7 +33,10 @@ class ACGAN(keras.Model):
         critic: an `ACGANCritic` with the generator's classes and image shape.
         n_critic: critic updates per generator update (>= 1).
         gp_weight: weight of the gradient penalty (>= 0).
-        aux_weight: weight of the auxiliary classification losses (>= 0).
+        aux_weight: weight of the critic's auxiliary classification loss (>= 0).
+        generator_aux_weight: weight of the generator's (None: aux_weight, as
+            Song et al.; Gulrajani et al.'s AC-GAN code uses 0.1, which
+            pushes the generator less towards one easy sample per class).
         seed: seed of the model's random draws (z, dequantisation, GP mix).
 
     Call: (z float32 [B, latent_dim], labels int [B]) -> images float32
@@ -45,7 +48,7 @@ class ACGAN(keras.Model):
     """
 
     def __init__(self, generator=None, critic=None, n_critic=5, gp_weight=10.0, aux_weight=1.0,
-                 seed=None, **kwargs):
+                 seed=None, generator_aux_weight=None, **kwargs):
         super().__init__(**kwargs)
         generator = generator if generator is not None else ACGANGenerator()
         critic = critic if critic is not None else ACGANCritic(
@@ -54,7 +57,8 @@ class ACGAN(keras.Model):
             generator = keras.saving.deserialize_keras_object(generator)
         if isinstance(critic, dict):
             critic = keras.saving.deserialize_keras_object(critic)
-        if n_critic < 1 or gp_weight < 0 or aux_weight < 0:
+        generator_aux_weight = aux_weight if generator_aux_weight is None else generator_aux_weight
+        if n_critic < 1 or gp_weight < 0 or aux_weight < 0 or generator_aux_weight < 0:
             raise ValueError(f"n_critic must be >= 1, gp_weight and aux_weight >= 0. Received: "
                              f"n_critic={n_critic}, gp_weight={gp_weight}, aux_weight={aux_weight}")
         if (critic.num_classes != generator.num_classes
@@ -64,6 +68,7 @@ class ACGAN(keras.Model):
                              f"{generator.image_shape}")
         self.generator, self.critic = generator, critic
         self.n_critic, self.gp_weight, self.aux_weight = int(n_critic), float(gp_weight), float(aux_weight)
+        self.generator_aux_weight = float(generator_aux_weight)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.generator.build()
@@ -136,7 +141,7 @@ class ACGAN(keras.Model):
         fake = self.generator((self.sample_latents(tf.shape(y)[0]), y), training=True)
         fake_score, fake_logits = self.critic(fake, training=True)
         aux = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, fake_logits, True))
-        loss = -tf.reduce_mean(fake_score) + self.aux_weight * aux
+        loss = -tf.reduce_mean(fake_score) + self.generator_aux_weight * aux
         return loss, {"aux_loss_fake": aux, "aux_accuracy_fake": _accuracy(y, fake_logits)}
 
     def train_step(self, data):
@@ -162,7 +167,8 @@ class ACGAN(keras.Model):
         config.update(generator=keras.saving.serialize_keras_object(self.generator),
                       critic=keras.saving.serialize_keras_object(self.critic),
                       n_critic=self.n_critic, gp_weight=self.gp_weight,
-                      aux_weight=self.aux_weight, seed=self.seed)
+                      aux_weight=self.aux_weight, seed=self.seed,
+                      generator_aux_weight=self.generator_aux_weight)
         return config
 
 
