@@ -93,31 +93,31 @@ class GAStudy:
             self._loaded[name] = load_model(self.models[name])
         return self._loaded[name]
 
-    def cached(self, part: str) -> dict:
-        """The part's result from RUN_DIR/ga/<part>.json if its key matches, else computed."""
+    def _saved(self, part: str) -> dict | None:
+        """The part's result in RUN_DIR/ga/<part>.json if it was made under this key."""
         path = self.folder / f"{part}.json"
-        if path.is_file():
-            saved = json.loads(path.read_text())
-            if saved.get("key") == self.key:
-                self.log(f"ga study: {part} (cached)")
-                return saved["result"]
+        if not path.is_file():
+            return None
+        saved = json.loads(path.read_text())
+        return saved["result"] if saved.get("key") == self.key else None
+
+    def cached(self, part: str) -> dict:
+        """The part's saved result under this study's key, else computed and saved."""
+        result = self._saved(part)
+        if result is not None:
+            self.log(f"ga study: {part} (cached)")
+            return result
         self.log(f"ga study: {part}")
         start = time.perf_counter()
         result = PART_FUNCTIONS[part](self)
         result["part_seconds"] = time.perf_counter() - start
-        write_json(path, {"key": self.key, "result": result})
+        write_json(self.folder / f"{part}.json", {"key": self.key, "result": result})
         return result
 
     def finished(self) -> dict:
-        """{part: result} of the parts cached under this study's key."""
-        out = {}
-        for part in PART_FUNCTIONS:
-            path = self.folder / f"{part}.json"
-            if path.is_file():
-                saved = json.loads(path.read_text())
-                if saved.get("key") == self.key:
-                    out[part] = saved["result"]
-        return out
+        """{part: result} of the parts saved under this study's key."""
+        return {part: result for part in PART_FUNCTIONS
+                if (result := self._saved(part)) is not None}
 
     def ga(self, model, source: np.ndarray, part: str, steps: int | None = None,
            label: str = "", target: np.ndarray | None = None) -> GASet:
