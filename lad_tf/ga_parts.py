@@ -93,7 +93,7 @@ class GAStudy:
             self._loaded[name] = load_model(self.models[name])
         return self._loaded[name]
 
-    def _saved(self, part: str) -> dict | None:
+    def saved(self, part: str) -> dict | None:
         """The part's result in RUN_DIR/ga/<part>.json if it was made under this key."""
         path = self.folder / f"{part}.json"
         if not path.is_file():
@@ -103,7 +103,7 @@ class GAStudy:
 
     def cached(self, part: str) -> dict:
         """The part's saved result under this study's key, else computed and saved."""
-        result = self._saved(part)
+        result = self.saved(part)
         if result is not None:
             self.log(f"ga study: {part} (cached)")
             return result
@@ -117,7 +117,7 @@ class GAStudy:
     def finished(self) -> dict:
         """{part: result} of the parts saved under this study's key."""
         return {part: result for part in PART_FUNCTIONS
-                if (result := self._saved(part)) is not None}
+                if (result := self.saved(part)) is not None}
 
     def ga(self, model, source: np.ndarray, part: str, steps: int | None = None,
            label: str = "", target: np.ndarray | None = None) -> GASet:
@@ -238,10 +238,12 @@ def ga_ft(study: GAStudy) -> dict:
 def rates(study: GAStudy) -> dict:
     """The judge's rates for GA, LAD (per eps), JSMA and C&W examples."""
     judge, out = study.judge(), {}
-    for name, label in (("transfer", "GA, crafted on the black-box CNN"),
-                        ("whitebox-original", "GA, white box on the original")):
+    # GA's examples count only when the part that wrote them is saved under this
+    # study's key (another AC-GAN or setting leaves stale .npz files behind).
+    for part, name, label in (("transfer", "transfer", "GA, crafted on the black-box CNN"),
+                              ("whitebox", "whitebox-original", "GA, white box on the original")):
         path = study.folder / f"{name}.npz"
-        if path.is_file():
+        if study.saved(part) is not None and path.is_file():
             d = np.load(path)
             attacked = d["blackbox"] if "blackbox" in d.files else d["predictions"]
             out[label] = judge_rates(predict(judge, d["images"]), d["source"], attacked)
