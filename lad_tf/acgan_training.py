@@ -38,7 +38,9 @@ def training_images(dataset: str, data_dir: str | None):
 def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int, decay: bool,
                    log) -> ACGAN:
     """The AC-GAN read from `model_path` (after `done` steps) or a new one, compiled
-    with Adam (beta_1 0, beta_2 0.9), the rate decayed linearly to 0 over `steps`."""
+    with Adam (beta_1 0, beta_2 0.9), the rate decayed linearly to 0 over `steps`,
+    and with XLA: Keras leaves XLA off on CPU-only machines, where it halves the
+    step time here (0.51 -> 0.24 s per step at 16 channels and n_critic 2)."""
     keras.utils.set_random_seed(settings["seed"])
     if done:
         model = keras.saving.load_model(model_path, compile=False)
@@ -53,7 +55,8 @@ def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int
     rate = settings["learning_rate"]
     if decay:
         rate = keras.optimizers.schedules.PolynomialDecay(rate, steps, 0.0)
-    model.compile(keras.optimizers.Adam(rate, 0.0, 0.9), keras.optimizers.Adam(rate, 0.0, 0.9))
+    model.compile(keras.optimizers.Adam(rate, 0.0, 0.9), keras.optimizers.Adam(rate, 0.0, 0.9),
+                  jit_compile=True)
     for optimizer in (model.generator_optimizer, model.critic_optimizer):
         optimizer.iterations.assign(done)  # the decay resumes where it stopped
     return model
