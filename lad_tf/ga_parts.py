@@ -168,11 +168,13 @@ def samples(study: GAStudy) -> dict:
 
 
 def _acgan_record(path: Path) -> dict:
-    """The AC-GAN's state.json, with the step `acgan_select` chose when `path` is its pick."""
+    """The AC-GAN's state.json, with the step(s) `acgan_select` chose when `path` is its pick."""
     state, selection = path.parent / "state.json", path.parent / "selection.json"
     record = json.loads(state.read_text()) if state.is_file() else {}
     if path.name == "chosen.keras" and selection.is_file():
-        record["chosen_step"] = json.loads(selection.read_text())["chosen"]
+        chosen = json.loads(selection.read_text())
+        record["chosen_step"] = chosen["chosen"]
+        record["averaged_steps"] = chosen.get("averaged_steps", [chosen["chosen"]])
     return record
 
 

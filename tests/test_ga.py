@@ -225,3 +225,32 @@ def test_select_scores_every_checkpoint_and_copies_the_best(run, classifier, tmp
     assert json.loads((run / "acgan" / "selection.json").read_text())["chosen"] == best["step"]
     assert select_main([str(tmp_path), "--classifier", str(path)]) == 2
     assert "holds no acgan-<step>.keras" in capsys.readouterr().err
+    assert select_main([str(run), "--classifier", str(path), "--average", "0"]) == 2
+    assert "--average must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_select_averages_consecutive_checkpoints(run, classifier, tmp_path):
+    from lad_tf.acgan_select import select_checkpoint, set_mean_weights
+
+    path = tmp_path / "classifier.keras"
+    classifier.save(path)
+    result = select_checkpoint(run, path, per_class=2, log=lambda _: None, average=3)
+    # Two checkpoints: each alone, and their mean (no window of 3 exists).
+    assert [(r["step"], r["window"]) for r in result["rows"]] == [(3, 1), (6, 1), (6, 2)]
+    assert result["rows"][2]["steps"] == [3, 6]
+    best = max(result["rows"], key=lambda r: r["accuracy"])
+    assert (result["chosen"], result["window"]) == (best["step"], best["window"])
+    # The mean: every generator and critic weight, batch-norm statistics included.
+    first, second = (keras.saving.load_model(run / "acgan" / "checkpoints" / f"acgan-{s}.keras",
+                                             compile=False) for s in (3, 6))
+    mean = keras.saving.load_model(run / "acgan" / "checkpoints" / "acgan-6.keras", compile=False)
+    set_mean_weights(mean, [[np.asarray(w) for w in (*m.generator.weights, *m.critic.weights)]
+                            for m in (first, second)])
+    for a, b, m in zip(first.generator.weights, second.generator.weights, mean.generator.weights):
+        np.testing.assert_allclose(np.asarray(m), (np.asarray(a) + np.asarray(b)) / 2,
+                                   rtol=1e-6, atol=1e-7)
+    moving = [w for w in mean.generator.weights if "moving_mean" in w.path]
+    assert moving, "batch-norm statistics are averaged too"
+    np.testing.assert_allclose(np.asarray(mean.critic.weights[0]),
+                               (np.asarray(first.critic.weights[0])
+                                + np.asarray(second.critic.weights[0])) / 2, rtol=1e-6, atol=1e-7)

@@ -22,10 +22,13 @@ def _name(model: str) -> str:
 def samples_section(r: dict) -> list[str]:
     acgan = r.get("acgan", {})
     s = acgan.get("settings", {})
+    averaged = acgan.get("averaged_steps", [])
+    mean = (f" (the mean weights of the {len(averaged)} checkpoints at steps "
+            f"{averaged[0]}-{averaged[-1]})" if len(averaged) > 1 else "")
     return ["## AC-GAN samples", "",
             f"{r['n']} class-conditional samples ({r['n'] // 10} per class) of the AC-GAN after "
             f"{acgan.get('chosen_step', acgan.get('steps_done', '?'))} of "
-            f"{acgan.get('steps_done', '?')} generator steps (channels {s.get('channels')}, "
+            f"{acgan.get('steps_done', '?')} generator steps{mean} (channels {s.get('channels')}, "
             f"n_critic {s.get('n_critic')}, critic pooling {s.get('pooling', 'average')}, "
             f"batch {s.get('batch_size')}):", "",
             "| read as their class by | accuracy |", "|---|---|",
