@@ -38,7 +38,8 @@ def training_images(dataset: str, data_dir: str | None):
 def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int, decay: bool,
                    log) -> ACGAN:
     """The AC-GAN read from `model_path` (after `done` steps) or a new one, compiled
-    with Adam (beta_1 0, beta_2 0.9), the rate decayed linearly to 0 over `steps`,
+    with Adam (beta_1 0, beta_2 0.9), both rates decayed linearly to 0 over `steps`
+    generator steps,
     and with XLA: Keras leaves XLA off on CPU-only machines, where it halves the
     step time here (0.51 -> 0.24 s per step at 16 channels and n_critic 2)."""
     keras.utils.set_random_seed(settings["seed"])
@@ -52,13 +53,19 @@ def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int
                               settings.get("pooling", "average"))
         model = ACGAN(generator, critic, n_critic=settings["n_critic"], seed=settings["seed"],
                       generator_aux_weight=settings.get("generator_aux_weight", 1.0))
-    rate = settings["learning_rate"]
+    # The critic's optimizer counts n_critic updates per generator step: its
+    # decay runs over steps * n_critic updates, so that both rates reach 0
+    # together. (Decaying it over `steps` froze the critic at step
+    # steps / n_critic, and the generator then collapsed to one image per class.)
+    rate, n_critic = settings["learning_rate"], model.n_critic
+    rates = {"generator": rate, "critic": rate}
     if decay:
-        rate = keras.optimizers.schedules.PolynomialDecay(rate, steps, 0.0)
-    model.compile(keras.optimizers.Adam(rate, 0.0, 0.9), keras.optimizers.Adam(rate, 0.0, 0.9),
-                  jit_compile=True)
-    for optimizer in (model.generator_optimizer, model.critic_optimizer):
-        optimizer.iterations.assign(done)  # the decay resumes where it stopped
+        rates = {"generator": keras.optimizers.schedules.PolynomialDecay(rate, steps, 0.0),
+                 "critic": keras.optimizers.schedules.PolynomialDecay(rate, steps * n_critic, 0.0)}
+    model.compile(keras.optimizers.Adam(rates["generator"], 0.0, 0.9),
+                  keras.optimizers.Adam(rates["critic"], 0.0, 0.9), jit_compile=True)
+    model.generator_optimizer.iterations.assign(done)  # the decay resumes where it stopped
+    model.critic_optimizer.iterations.assign(done * n_critic)
     return model
 
 

@@ -199,6 +199,29 @@ def test_bad_parameters_name_the_fix(acgan, classifier, tmp_path):
         craft("ga", classifier, np.zeros((3, 32, 32, 1), "float32"), y, acgan=acgan)
 
 
+def test_the_critic_rate_decays_with_the_generator_rate(run):
+    """The critic's optimizer counts n_critic updates per generator step;
+    both rates must reach 0 at the last generator step (decaying the critic's
+    over `steps` updates froze it at steps / n_critic, and the generator
+    collapsed to one image per class)."""
+    import tensorflow as tf
+
+    from lad_tf.acgan_training import compiled_acgan, training_images
+
+    data = training_images("digits", None)
+    settings = json.loads((run / "acgan" / "state.json").read_text())["settings"]
+    model = compiled_acgan(run / "acgan" / "acgan.keras", 3, data, settings, steps=6,
+                           decay=True, log=lambda _: None)
+    rate = settings["learning_rate"]
+    generator, critic = model.generator_optimizer, model.critic_optimizer
+    for expected in (rate * 3 / 6, rate * 2 / 6):  # resumed at step 3 of 6, then one step
+        assert float(generator.learning_rate) == pytest.approx(expected, rel=1e-5)
+        assert float(critic.learning_rate) == pytest.approx(expected, rel=1e-5)
+        batches = tf.data.Dataset.from_tensor_slices((data.x_train[:32], data.y_train[:32]))
+        model.fit(batches.batch(32), epochs=1, verbose=0, shuffle=False)
+    assert int(critic.iterations) == 2 * int(generator.iterations) == 2 * 5  # TINY n_critic 2
+
+
 def test_the_class_input_decides_the_class_a_classifier_reads(conditioned, classifier):
     """Check 1 on a tiny budget: the same z asked for each class gives images
     a separate classifier (about 90% on digits) reads as that class."""
