@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -226,6 +227,11 @@ def ga_ft(study: GAStudy) -> dict:
     made = study.ga(study.model("original"), source, "ga-ft", label="against the original")
     fit = lambda stage, model, ds, epochs, val, cbs: model.fit(  # noqa: E731
         ds, epochs=epochs, verbose=0, shuffle=False, callbacks=list(cbs)).history
+    # The validation selection keeps its best weights in ga/ga-ft/ and restores
+    # them when it finds them (a resumed defence). This part runs again only
+    # under a new key, so whatever is there belongs to an older study: it once
+    # restored a GA-FT model trained on another AC-GAN's examples.
+    shutil.rmtree(study.folder / "ga-ft", ignore_errors=True)
     trainer = DefenceTrainer(study.run_dir / "classifier.keras", study.data, study.recipe,
                              fit=fit, generated=lambda: (made.images, source.astype("int64")),
                              selection_folder=lambda stage: study.folder / stage,

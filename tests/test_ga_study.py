@@ -93,6 +93,26 @@ def test_the_study_writes_every_part_and_reuses_its_cache(tiny_run):
     assert sum("(cached)" in line for line in lines) == 2, lines
 
 
+def test_ga_ft_never_restores_an_older_studys_selection(tiny_run):
+    """GA-FT's validation selection keeps its best weights in ga/ga-ft/. A
+    rerun under a new key (here another seed) must train afresh, not restore
+    what an older study left there (zeroed weights with a perfect score)."""
+    run, acgan = tiny_run
+    stale = keras.saving.load_model(run / "classifier.keras")
+    stale.set_weights([np.zeros_like(w) for w in stale.get_weights()])
+    folder = run / "ga" / "ga-ft"
+    folder.mkdir(parents=True, exist_ok=True)
+    stale.save_weights(str(folder / "best.weights.h5"))
+    (folder / "best.json").write_text(json.dumps(
+        {"epoch": 1, "val_clean_accuracy": 1.0, "val_robust_accuracy": 1.0, "score": 1e9}))
+    settings = ga_study._parse([str(run), "--acgan", str(acgan), *STUDY_ARGS, "--seed", "1"])
+    settings = ga_study.GASettings(**{f: getattr(settings, f)
+                                      for f in ga_study.GASettings.__dataclass_fields__})
+    ga_study.run_study(run, acgan, settings, ["ga-ft"], log=lambda _: None)
+    trained = keras.saving.load_model(run / "ga" / "ga-ft.keras", compile=False)
+    assert sum(float(np.abs(w).sum()) for w in trained.get_weights()) > 0
+
+
 def test_bad_input_is_one_clear_line(tiny_run, tmp_path, capsys):
     run, acgan = tiny_run
     cases = [([str(tmp_path), "--acgan", str(acgan)], "recipe.json is missing"),
