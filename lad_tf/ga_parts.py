@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -227,14 +226,12 @@ def ga_ft(study: GAStudy) -> dict:
     made = study.ga(study.model("original"), source, "ga-ft", label="against the original")
     fit = lambda stage, model, ds, epochs, val, cbs: model.fit(  # noqa: E731
         ds, epochs=epochs, verbose=0, shuffle=False, callbacks=list(cbs)).history
-    # The validation selection keeps its best weights in ga/ga-ft/ and restores
-    # them when it finds them (a resumed defence). This part runs again only
-    # under a new key, so whatever is there belongs to an older study: it once
-    # restored a GA-FT model trained on another AC-GAN's examples.
-    shutil.rmtree(study.folder / "ga-ft", ignore_errors=True)
+    # No selection folder: the validation selection keeps its best weights in
+    # memory. With one (ga/ga-ft/, as before), it restored the best weights it
+    # found there, meant for a resumed defence; but this part runs again only
+    # under a new key, so what it found was an older study's GA-FT model.
     trainer = DefenceTrainer(study.run_dir / "classifier.keras", study.data, study.recipe,
                              fit=fit, generated=lambda: (made.images, source.astype("int64")),
-                             selection_folder=lambda stage: study.folder / stage,
                              log=study.log)
     model, info = trainer.build("lad", stage="ga-ft")
     save_keras(model, study.folder / "ga-ft.keras")

@@ -94,9 +94,9 @@ def test_the_study_writes_every_part_and_reuses_its_cache(tiny_run):
 
 
 def test_ga_ft_never_restores_an_older_studys_selection(tiny_run):
-    """GA-FT's validation selection keeps its best weights in ga/ga-ft/. A
+    """Older studies kept GA-FT's best validation weights in ga/ga-ft/. A
     rerun under a new key (here another seed) must train afresh, not restore
-    what an older study left there (zeroed weights with a perfect score)."""
+    what is there (zeroed weights with a perfect score)."""
     run, acgan = tiny_run
     stale = keras.saving.load_model(run / "classifier.keras")
     stale.set_weights([np.zeros_like(w) for w in stale.get_weights()])
