@@ -20,7 +20,7 @@ from lad_tf.evaluation.budget import attack_params, run_attack
 from lad_tf.evaluation.context import load_model
 from lad_tf.files import fingerprint, save_keras, write_json
 from lad_tf.judge import judge_rates, train_judge
-from lad_tf.metrics import accuracy
+from lad_tf.metrics import accuracy, spread_ratio
 from lad_tf.sampling import balanced_subset, targeted_subset
 from lad_tf.stages.run import latents
 from lad_tf.traced import traced_call
@@ -164,6 +164,8 @@ def samples(study: GAStudy) -> dict:
             "lenet_per_class": per_class,
             "aux_accuracy": float(np.mean(made.aux_predictions == source)),
             "judge_accuracy": float(np.mean(predict(study.judge(), made.images) == source)),
+            "spread_ratio": spread_ratio(made.images, source, study.data.x_test,
+                                         study.data.y_test),
             "acgan": _acgan_record(study.acgan_path)}
 
 

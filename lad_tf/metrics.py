@@ -65,3 +65,21 @@ def perturbation_sizes(x: np.ndarray, x_adv: np.ndarray) -> dict:
         return {"mean_linf": 0.0, "median_l2": 0.0}
     return {"mean_linf": float(np.abs(diff).max(axis=1).mean()),
             "median_l2": float(np.median(np.sqrt((diff ** 2).sum(axis=1))))}
+
+
+def spread(images: np.ndarray) -> float:
+    """Mean L2 distance between two different images of the set (float64)."""
+    flat = images.reshape(len(images), -1).astype("float64")
+    squared = (flat ** 2).sum(1)
+    distances = np.sqrt(np.maximum(squared[:, None] + squared[None] - 2 * flat @ flat.T, 0))
+    return float(distances.sum() / (len(flat) * (len(flat) - 1)))
+
+
+def spread_ratio(images: np.ndarray, labels: np.ndarray, real_x: np.ndarray, real_y: np.ndarray,
+                 per_class: int = 100) -> float:
+    """Mean over classes of spread(generated images of the class) / spread(the
+    first `per_class` real images of it): about 1 for samples as varied as
+    real digits, far less for a generator collapsed to one image per class."""
+    classes = np.unique(labels)
+    return float(np.mean([spread(images[labels == c]) / spread(real_x[real_y == c][:per_class])
+                          for c in classes]))

@@ -66,6 +66,7 @@ def test_the_study_writes_every_part_and_reuses_its_cache(tiny_run):
     results = ga_study.read_results(run)
     assert set(results) == set(ga_study.PARTS)
     assert results["samples"]["n"] == 20 and 0 <= results["samples"]["lenet_accuracy"] <= 1
+    assert results["samples"]["spread_ratio"] > 0
     assert 0 <= results["judge"]["test_accuracy"] <= 1
     # Table III's GA row: the original, the defence and the smallest FT-eps model.
     assert set(results["transfer"]["accuracy"]) == {"original", "lad", "FT-1"}

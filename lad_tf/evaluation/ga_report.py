@@ -36,7 +36,11 @@ def samples_section(r: dict) -> list[str]:
             f"| the AC-GAN's auxiliary classifier | {pct(r['aux_accuracy'])} |",
             f"| the judge | {pct(r['judge_accuracy'])} |", "",
             "LeNet per class: " + ", ".join(f"{c}: {pct(a)}"
-                                            for c, a in enumerate(r["lenet_per_class"])), ""]
+                                            for c, a in enumerate(r["lenet_per_class"])), "",
+            *([f"Within a class, the samples lie {r['spread_ratio']:.2f} times as far apart as "
+               "real test digits of that class (mean L2 distance between two images; a "
+               "generator collapsed to one image per class gives far less).", ""]
+              if "spread_ratio" in r else [])]
 
 
 def judge_section(r: dict) -> list[str]:
