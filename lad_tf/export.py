@@ -28,7 +28,9 @@ The model card (dataset, method, eps, evaluation numbers, code version,
 recipe, the serving contract) travels as `assets/model_card.json` and through
 the `model_card` signature, which any TF Serving client can call.
 
-CLI: python -m lad_tf.export RUN_DIR [--name NAME] [--base export/models]
+CLI: python -m lad_tf.export RUN_DIR [--method NAME] [--name NAME] [--base export/models]
+(Python: `export_run`, or `lad_tf.export_model(RUN_DIR, method=NAME)`): the model the
+run chose (hardened.keras), any defence it trained, or its original classifier.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import keras
@@ -49,8 +52,8 @@ import numpy as np
 import tensorflow as tf
 
 import lad_tf
-from lad_tf.defences import title as defence_title
 from lad_tf.errors import LadError, command
+from lad_tf.run_models import ORIGINAL, default_name, run_metadata
 from lad_tf.serving import signatures as sig
 
 CARD_FILE = "model_card.json"
@@ -255,88 +258,103 @@ def export_model(model, base: str | Path, name: str, metadata: dict | None = Non
     return target
 
 
-# -- CLI -----------------------------------------------------------------------------
-def _read_json(path: Path, what: str) -> dict:
+# -- a run's models (which, their files and facts: lad_tf.run_models) --------------
+def _load(path: Path, run_dir: Path):
+    if not path.is_file():
+        raise LadError(f"{path} not found; finish the run with python -m lad_tf.harden "
+                       f"--run-dir {run_dir} --resume (or pass the right run directory)")
+    resume = f"re-run the harden stage with python -m lad_tf.harden --run-dir {run_dir} --resume"
+    if not zipfile.is_zipfile(path):
+        raise LadError(f"cannot load {path}: not a .keras file (a .keras file is a zip "
+                       f"archive); {resume}")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LadError(f"{path} not found; {what}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LadError(f"{path} cannot be read as JSON ({exc}); {what}") from None
+        return keras.models.load_model(path)
+    except Exception as exc:  # noqa: BLE001  (Keras raises many types for a bad file)
+        raise LadError(f"cannot load {path} ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0] if str(exc) else ''}); {resume}") from None
 
 
-def run_metadata(run_dir: Path, which: str = "hardened") -> dict:
-    """The model-card facts of a finished run directory (same keys as the pipeline's)."""
-    recipe = _read_json(run_dir / "recipe.json",
-                        "pass a run directory written by python -m lad_tf.harden")
-    report_path = run_dir / "report.json"
-    report = _read_json(report_path, "") if report_path.is_file() else {}
-    evaluation = report.get("stages", {}).get("evaluate")
-    if evaluation is None and (run_dir / "evaluation.json").is_file():
-        evaluation = _read_json(run_dir / "evaluation.json", "")
-    return {
-        "lad_tf_version": lad_tf.__version__,
-        "tensorflow_version": tf.__version__,
-        "dataset": report.get("dataset", {"name": recipe.get("data", {}).get("dataset")}),
-        "method": (defence_title(recipe.get("hardening", {}).get("methods", ["lad"])[0])
-                   if which == "hardened" else "none (the run's original classifier)"),
-        "recipe": recipe,
-        "evaluation": evaluation,
-        "run_dir": str(run_dir),
-        "model": which,
-    }
+def export_run(run_dir, method: str | None = None, name: str | None = None, base=None, *,
+               max_batch: int = sig.DEFAULT_MAX_BATCH, out_of_range: str = "clip",
+               metadata: dict | None = None) -> Path:
+    """Exports a model of a finished run as the next version of `<base>/<name>`.
 
+    Args:
+        run_dir: a run directory written by `python -m lad_tf.harden`.
+        method: a defence the run trained (`methods/<method>.keras`),
+            "original" (classifier.keras), or None: hardened.keras, the
+            model the run chose to export.
+        name: the model name (default: `default_name`).
+        base: the base folder (default: the recipe's export.base, export/models).
+        max_batch, out_of_range: the serving contract (see `export_model`).
+        metadata: more model-card facts, added to the run's.
 
-@command
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lad_tf.export",
-        description="Export a run's hardened classifier as a new TF Serving version "
-                    "(<base>/<name>/<version>/).")
-    parser.add_argument("run_dir", help="a run directory written by python -m lad_tf.harden")
-    parser.add_argument("--name", help="model name (default: the recipe's export.name)")
-    parser.add_argument("--base", help="base folder (default: the recipe's export.base, "
-                                       "export/models)")
-    parser.add_argument("--model", default="hardened", choices=["hardened", "original"],
-                        help="which classifier of the run to export (default: hardened)")
-    parser.add_argument("--max-batch", type=int, default=sig.DEFAULT_MAX_BATCH,
-                        help=f"largest batch a request may hold (default {sig.DEFAULT_MAX_BATCH})")
-    parser.add_argument("--out-of-range", default="clip", choices=sig.OUT_OF_RANGE_POLICIES,
-                        help="what happens to pixel values outside [0, 1] (default: clip)")
-    args = parser.parse_args(argv)
-    from lad_tf import models  # noqa: F401  (registers the classes)
+    Returns:
+        `<base>/<name>/<version>`, complete on disk.
 
-    run_dir = Path(args.run_dir)
+    Raises:
+        LadError: a missing run, method or file, a bad name or argument, a
+            file that cannot be loaded or written; nothing is written then.
+    """
+    run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise LadError(f"run directory {run_dir} not found; pass a run directory written by "
                        "python -m lad_tf.harden")
-    weights = run_dir / ("hardened.keras" if args.model == "hardened" else "classifier.keras")
-    if not weights.is_file():
-        raise LadError(f"{weights} not found; finish the run with python -m lad_tf.harden "
-                       f"--run-dir {run_dir} --resume (or pass the right run directory)")
-    metadata = run_metadata(run_dir, args.model)
-    export_cfg = metadata["recipe"].get("export", {})
-    name = args.name or export_cfg.get("name")
-    base = args.base or export_cfg.get("base") or "export/models"
+    facts = run_metadata(run_dir, method or "hardened")
+    path = run_dir / facts["model_file"]
+    facts.update(metadata or {})
+    name = name or default_name(facts)
+    base = base or (facts["recipe"].get("export") or {}).get("base") or "export/models"
     if not name:
         raise LadError("no model name: pass --name NAME")
     try:
         _check_name(name)
     except ValueError as exc:
         raise LadError(f"--name: {exc}") from None
-    if args.max_batch < 1:
-        raise LadError(f"--max-batch must be at least 1, got {args.max_batch}")
+    if int(max_batch) < 1:
+        raise LadError(f"--max-batch must be at least 1, got {max_batch}")
+    if out_of_range not in sig.OUT_OF_RANGE_POLICIES:
+        raise LadError(f"--out-of-range must be one of {', '.join(sig.OUT_OF_RANGE_POLICIES)}, "
+                       f"got {out_of_range!r}")
+    model = _load(path, run_dir)
     try:
-        model = keras.models.load_model(weights)
-    except Exception as exc:  # noqa: BLE001  (Keras raises many types for a bad file)
-        raise LadError(f"cannot load {weights} ({type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run the "
-                       "harden stage with python -m lad_tf.harden --resume") from None
-    try:
-        path = export_model(model, base, name, metadata, max_batch=args.max_batch,
-                            out_of_range=args.out_of_range)
+        return export_model(model, base, name, facts, max_batch=int(max_batch),
+                            out_of_range=out_of_range)
     except OSError as exc:
         raise LadError(f"cannot write under {base}: {exc}; pass a writable --base") from None
+
+
+# -- CLI -----------------------------------------------------------------------------
+@command
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lad_tf.export",
+        description="Export a model of a finished run (by default the one it chose, "
+                    "hardened.keras) as a new TF Serving version (<base>/<name>/<version>/).")
+    parser.add_argument("run_dir", help="a run directory written by python -m lad_tf.harden")
+    parser.add_argument("--method", metavar="NAME",
+                        help="export this defence of the run (methods/NAME.keras, e.g. lad, "
+                             "pgd-at) or 'original' (classifier.keras); default: hardened.keras, "
+                             "the model the run chose to export")
+    parser.add_argument("--name", help="model name (default: the recipe's export.name; for a "
+                                       "--method the run did not choose, its '_lad' suffix, or "
+                                       "else its end, becomes '_NAME', e.g. lenet_digits_pgd-at)")
+    parser.add_argument("--base", help="base folder (default: the recipe's export.base, "
+                                       "export/models)")
+    parser.add_argument("--model", choices=["hardened", ORIGINAL],
+                        help="the older spelling: hardened = no --method, original = "
+                             "--method original")
+    parser.add_argument("--max-batch", type=int, default=sig.DEFAULT_MAX_BATCH,
+                        help=f"largest batch a request may hold (default {sig.DEFAULT_MAX_BATCH})")
+    parser.add_argument("--out-of-range", default="clip", choices=sig.OUT_OF_RANGE_POLICIES,
+                        help="what happens to pixel values outside [0, 1] (default: clip)")
+    args = parser.parse_args(argv)
+    if args.model and args.method:
+        raise LadError("pass --method NAME or --model, not both (--model original is "
+                       "--method original; --model hardened is no --method)")
+    method = args.method or (ORIGINAL if args.model == ORIGINAL else None)
+    path = export_run(args.run_dir, method, args.name, args.base, max_batch=args.max_batch,
+                      out_of_range=args.out_of_range)
     print(f"exported {path}")
     return 0
 

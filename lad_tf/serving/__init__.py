@@ -8,6 +8,8 @@
   production.
 - `local_servers`: loopback REST and gRPC servers around a `LocalModelServer`.
 
-`resolver` and `local_servers` need `tensorflow-serving-api`, installed with
-`pip install --no-deps` (see the README's Serving section).
+Their REST side needs only TensorFlow; the gRPC side (and the proto methods
+`LocalModelServer.predict` / `get_model_metadata`) needs
+`tensorflow-serving-api`, installed with `pip install --no-deps` (see the
+README's Serving section) and imported only when used.
 """

@@ -9,6 +9,12 @@ and any other TF Serving client can be tried without Docker:
 They bind to loopback addresses only and stop by themselves after
 `lifetime_s` seconds. A stand-in for tests and local trials, not a
 production server.
+
+REST needs only TensorFlow. gRPC also needs `tensorflow-serving-api`, which
+`pip install -e ".[cpu]"` does not install (it depends on the 600 MB GPU
+`tensorflow` wheel); without it the command says in one line that the gRPC
+server is off and how to install the package, and serves REST; with an
+explicit `--grpc-port` it stops with an `error:` line instead.
 """
 
 from __future__ import annotations
@@ -23,16 +29,25 @@ import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import grpc
-from tensorflow_serving.apis import prediction_service_pb2_grpc
-
 from lad_tf.errors import LadError
-from lad_tf.serving.resolver import LocalModelServer, ServingError
+from lad_tf.serving.resolver import INSTALL_HINT, LocalModelServer, ServingError
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MAX_BODY_BYTES = 64 * 2 ** 20
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                     r"(?P<action>:predict|/metadata)?$")
+
+
+def grpc_modules():
+    """`grpc` and tensorflow-serving-api's `prediction_service_pb2_grpc` (imported
+    here, not with the module: REST runs without them); ImportError saying how
+    to install the package when it is missing."""
+    try:
+        import grpc  # lazy: gRPC only
+        from tensorflow_serving.apis import prediction_service_pb2_grpc  # lazy: optional
+    except ImportError as exc:
+        raise ImportError(f"the gRPC server needs tensorflow-serving-api: {INSTALL_HINT}") from exc
+    return grpc, prediction_service_pb2_grpc
 
 
 def _check_loopback(host: str) -> None:
@@ -125,6 +140,7 @@ def grpc_server(model_server: LocalModelServer, host: str = "127.0.0.1", port: i
         The target, e.g. "127.0.0.1:8500" (port 0 picks a free one).
     """
     _check_loopback(host)
+    grpc, prediction_service_pb2_grpc = grpc_modules()
 
     class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         def Predict(self, request, context):  # noqa: N802  (gRPC's naming)
@@ -156,6 +172,22 @@ def grpc_server(model_server: LocalModelServer, host: str = "127.0.0.1", port: i
         server.stop(grace=None).wait(5)
 
 
+def _grpc_off(grpc_port) -> bool:
+    """True, after one line saying so, when tensorflow-serving-api is missing;
+    LadError when gRPC was asked for (`--grpc-port`)."""
+    try:
+        grpc_modules()
+        return False
+    except ImportError:
+        if grpc_port is not None:
+            raise LadError(f"--grpc-port {grpc_port}: the gRPC server needs "
+                           f"tensorflow-serving-api, which is not installed: {INSTALL_HINT} "
+                           "(or drop --grpc-port to serve REST only)") from None
+    print(f"gRPC server off: tensorflow-serving-api is not installed ({INSTALL_HINT} "
+          "turns it on); serving REST only", flush=True)
+    return True
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lad_tf.serving.local_servers",
@@ -163,10 +195,14 @@ def main(argv=None) -> int:
                     "APIs (a stand-in for tests and trials, not for production).")
     parser.add_argument("--base", default="export/models", help="model base folder")
     parser.add_argument("--rest-port", type=int, default=8501)
-    parser.add_argument("--grpc-port", type=int, default=8500)
+    parser.add_argument("--grpc-port", type=int,
+                        help="default 8500; gRPC needs tensorflow-serving-api "
+                             f"({INSTALL_HINT}): without it only REST is served, unless "
+                             "--grpc-port is given (then it is an error)")
     parser.add_argument("--seconds", type=float, default=600.0, help="stop after this long")
     args = parser.parse_args(argv)
     try:
+        grpc_off = _grpc_off(args.grpc_port)
         try:
             model_server = LocalModelServer(args.base)
         except OSError as exc:
@@ -174,9 +210,13 @@ def main(argv=None) -> int:
         if not model_server.models:
             raise LadError(f"no models under {args.base}; export one with python -m "
                            "lad_tf.export RUN_DIR")
-        with rest_server(model_server, port=args.rest_port, lifetime_s=args.seconds) as url, \
-                grpc_server(model_server, port=args.grpc_port, lifetime_s=args.seconds) as target:
-            print(f"serving {sorted(model_server.models)}: REST {url}, gRPC {target}; "
+        with contextlib.ExitStack() as servers:
+            url = servers.enter_context(rest_server(model_server, port=args.rest_port,
+                                                    lifetime_s=args.seconds))
+            grpc = "" if grpc_off else ", gRPC " + servers.enter_context(grpc_server(
+                model_server, port=8500 if args.grpc_port is None else args.grpc_port,
+                lifetime_s=args.seconds))
+            print(f"serving {sorted(model_server.models)}: REST {url}{grpc}; "
                   f"stops after {args.seconds:.0f} s (Ctrl-C stops now)", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 time.sleep(args.seconds)

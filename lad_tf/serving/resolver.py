@@ -18,7 +18,9 @@ requests with this class instead. It follows the server's own code paths:
   read from the version's saved_model.pb.
 
 It is a stand-in for tests and local trials, not a production server.
-Requires `tensorflow-serving-api` (installed with `pip install --no-deps`).
+The REST methods need only TensorFlow; the proto methods (`predict`,
+`get_model_metadata`, for gRPC) need `tensorflow-serving-api`, installed with
+`pip install --no-deps` (`INSTALL_HINT`), and import it when first called.
 """
 
 from __future__ import annotations
@@ -34,14 +36,9 @@ from google.protobuf import json_format
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-try:
-    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
-except ImportError as exc:  # pragma: no cover - exercised only without the package
-    raise ImportError(
-        "lad_tf.serving.resolver needs tensorflow-serving-api; install it without its "
-        'dependencies: pip install --no-deps "tensorflow-serving-api>=2.21,<2.22"') from exc
-
+INSTALL_HINT = 'pip install --no-deps "tensorflow-serving-api>=2.21,<2.22"'
 PREDICT_METHOD = "tensorflow/serving/predict"
+SIGNATURE_DEF_MAP_TYPE = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
 DEFAULT_SIGNATURE = "serving_default"
 HTTP_STATUS = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400,
                "NOT_FOUND": 404, "UNIMPLEMENTED": 501}
@@ -73,6 +70,21 @@ def _tf_message(exc: tf.errors.OpError) -> str:
 
 def _dtype_name(dtype: int) -> str:
     return types_pb2.DataType.Name(dtype)[3:].lower()  # DT_FLOAT -> float, as TF writes it
+
+
+def serving_apis():
+    """tensorflow-serving-api's `predict_pb2` and `get_model_metadata_pb2` (gRPC only);
+    ImportError saying how to install it when it is missing."""
+    try:
+        from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2  # lazy: optional
+    except ImportError as exc:
+        raise ImportError(f"TF Serving's protos need tensorflow-serving-api: {INSTALL_HINT} "
+                          "(--no-deps keeps the GPU tensorflow wheel out)") from exc
+    return predict_pb2, get_model_metadata_pb2
+
+
+def _version(model_spec) -> int | None:
+    return model_spec.version.value if model_spec.HasField("version") else None
 
 
 def _signature_defs(version_dir: Path) -> dict:
@@ -110,12 +122,10 @@ class LocalModelServer:
                     _signature_defs(model_dir / str(v))) for v in versions}
 
     # -- lookup ----------------------------------------------------------------------
-    def _servable(self, model_spec) -> tuple[int, object, dict]:
-        versions = self.models.get(model_spec.name)
-        wanted = model_spec.version.value if model_spec.HasField("version") else None
+    def _servable(self, name: str, wanted: int | None) -> tuple[int, object, dict]:
+        versions = self.models.get(name)
         if not versions or (wanted is not None and wanted not in versions):
-            what = f"Specific({model_spec.name}, {wanted})" if wanted is not None \
-                else f"Latest({model_spec.name})"
+            what = f"Specific({name}, {wanted})" if wanted is not None else f"Latest({name})"
             raise ServingError("NOT_FOUND", f"Servable not found for request: {what}")
         version = wanted if wanted is not None else max(versions)
         loaded, signature_defs = versions[version]
@@ -133,11 +143,28 @@ class LocalModelServer:
         return name, signature
 
     # -- Predict ---------------------------------------------------------------------
-    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
-        """Runs a PredictRequest as the server does; raises `ServingError` on failure."""
-        version, loaded, signature_defs = self._servable(request.model_spec)
-        name, signature = self._signature(signature_defs, request.model_spec.signature_name)
-        sent, expected = set(request.inputs), set(signature.inputs)
+    def predict(self, request):
+        """Runs a PredictRequest as the server does; returns a PredictResponse,
+        raises `ServingError` on failure."""
+        predict_pb2, _ = serving_apis()
+        spec = request.model_spec
+        version, name, outputs = self._predict(spec.name, _version(spec), spec.signature_name,
+                                               request.inputs, request.output_filter)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = spec.name
+        response.model_spec.version.value = version
+        response.model_spec.signature_name = name
+        for alias, value in outputs.items():
+            response.outputs[alias].CopyFrom(tf.make_tensor_proto(value))
+        return response
+
+    def _predict(self, model: str, wanted: int | None, signature_name: str, inputs,
+                 output_filter) -> tuple[int, str, dict]:
+        """Predict on plain values: `inputs` {alias: TensorProto}; returns (version,
+        signature name, {alias: output array}) or raises `ServingError`."""
+        version, loaded, signature_defs = self._servable(model, wanted)
+        name, signature = self._signature(signature_defs, signature_name)
+        sent, expected = set(inputs), set(signature.inputs)
         if sent != expected:
             raise ServingError(
                 "INVALID_ARGUMENT",
@@ -147,7 +174,7 @@ class LocalModelServer:
                 f"Missing but required: {{{','.join(sorted(expected - sent))}}}.")
         feeds = {}
         for i, alias in enumerate(sorted(signature.inputs)):
-            proto, info = request.inputs[alias], signature.inputs[alias]
+            proto, info = inputs[alias], signature.inputs[alias]
             if proto.dtype != info.dtype:
                 raise ServingError("INVALID_ARGUMENT", f"Expects arg[{i}] ({alias}) to be "
                                                        f"{_dtype_name(info.dtype)} but "
@@ -157,7 +184,7 @@ class LocalModelServer:
             except (ValueError, TypeError) as exc:
                 raise ServingError("INVALID_ARGUMENT",
                                    f"tensor parsing error: {alias}: {exc}") from None
-        wanted = list(request.output_filter) or sorted(signature.outputs)
+        wanted = list(output_filter) or sorted(signature.outputs)
         for alias in wanted:
             if alias not in signature.outputs:
                 raise ServingError(
@@ -169,24 +196,26 @@ class LocalModelServer:
         except tf.errors.OpError as exc:
             raise ServingError(STATUS_NAMES.get(exc.error_code, "UNKNOWN"),
                                _tf_message(exc)) from None
-        response = predict_pb2.PredictResponse()
-        response.model_spec.name = request.model_spec.name
-        response.model_spec.version.value = version
-        response.model_spec.signature_name = name
-        for alias in wanted:
-            response.outputs[alias].CopyFrom(tf.make_tensor_proto(outputs[alias].numpy()))
-        return response
+        return version, name, {alias: outputs[alias].numpy() for alias in wanted}
 
     # -- GetModelMetadata ------------------------------------------------------------
-    def get_model_metadata(self, request) -> get_model_metadata_pb2.GetModelMetadataResponse:
-        """Answers GetModelMetadata for the `signature_def` field, as the server does."""
-        for field in request.metadata_field:
+    def _metadata(self, model: str, wanted: int | None, fields) -> tuple[int, dict]:
+        """(version, signature defs) for the `signature_def` field, as the server checks it."""
+        for field in fields:
             if field != "signature_def":
                 raise ServingError("INVALID_ARGUMENT", f"Metadata field {field} is not supported")
-        if not request.metadata_field:
+        if not fields:
             raise ServingError("INVALID_ARGUMENT", "GetModelMetadataRequest must specify at "
                                                    "least one metadata_field")
-        version, _, signature_defs = self._servable(request.model_spec)
+        version, _, signature_defs = self._servable(model, wanted)
+        return version, signature_defs
+
+    def get_model_metadata(self, request):
+        """Answers a GetModelMetadataRequest for the `signature_def` field, as the server does."""
+        _, get_model_metadata_pb2 = serving_apis()
+        version, signature_defs = self._metadata(request.model_spec.name,
+                                                 _version(request.model_spec),
+                                                 list(request.metadata_field))
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = version
@@ -198,14 +227,14 @@ class LocalModelServer:
 
     # -- REST ------------------------------------------------------------------------
     def rest_metadata(self, name: str, version: int | None = None) -> dict:
-        """GET /v1/models/NAME[/versions/V]/metadata as a JSON-ready dict."""
-        request = get_model_metadata_pb2.GetModelMetadataRequest()
-        request.model_spec.name = name
-        if version is not None:
-            request.model_spec.version.value = version
-        request.metadata_field.append("signature_def")
-        return json_format.MessageToDict(self.get_model_metadata(request),
-                                         preserving_proto_field_name=True)
+        """GET /v1/models/NAME[/versions/V]/metadata as a JSON-ready dict (the
+        GetModelMetadataResponse in proto JSON, built without tensorflow-serving-api)."""
+        version, signature_defs = self._metadata(name, version, ["signature_def"])
+        defs = {key: json_format.MessageToDict(value, preserving_proto_field_name=True)
+                for key, value in signature_defs.items()}
+        return {"model_spec": {"name": name, "version": str(version)},  # int64: a JSON string
+                "metadata": {"signature_def": {"@type": SIGNATURE_DEF_MAP_TYPE,
+                                               "signature_def": defs}}}
 
     def rest_predict(self, name: str, version: int | None, body: bytes | str) -> dict:
         """POST /v1/models/NAME[/versions/V]:predict; returns the reply body as a dict."""
@@ -218,12 +247,7 @@ class LocalModelServer:
         signature_name = doc.get("signature_name", "")
         if not isinstance(signature_name, str):
             raise ServingError("INVALID_ARGUMENT", "'signature_name' key must be a string value.")
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = name
-        if version is not None:
-            request.model_spec.version.value = version
-        request.model_spec.signature_name = signature_name
-        _, _, signature_defs = self._servable(request.model_spec)
+        _, _, signature_defs = self._servable(name, version)
         _, signature = self._signature(signature_defs, signature_name)
         infos = dict(signature.inputs)
         if ("instances" in doc) == ("inputs" in doc):
@@ -233,11 +257,9 @@ class LocalModelServer:
         row = "instances" in doc
         arrays = _rows_to_arrays(doc["instances"], infos) if row \
             else _columns_to_arrays(doc["inputs"], infos)
-        for alias, array in arrays.items():
-            request.inputs[alias].CopyFrom(tf.make_tensor_proto(array))
-        response = self.predict(request)
-        outputs = {alias: _to_json(tf.make_ndarray(proto), alias)
-                   for alias, proto in response.outputs.items()}
+        inputs = {alias: tf.make_tensor_proto(array) for alias, array in arrays.items()}
+        _, _, arrays = self._predict(name, version, signature_name, inputs, ())
+        outputs = {alias: _to_json(array, alias) for alias, array in arrays.items()}
         if not row:
             return {"outputs": next(iter(outputs.values())) if len(outputs) == 1 else outputs}
         sizes = {alias: len(value) for alias, value in outputs.items()}
