@@ -64,11 +64,22 @@ def prepare_run_dir(dataset: str, recipe_path, overrides: list[str], run_dir, re
                            "it, or --run-dir NEW_DIR to start a new run")
         if saved.is_file():
             previous = recipe_from_dict(json.loads(saved.read_text()))
+            recipe = _refit(recipe, run_dir)  # counts the run lowered to fit your data
             if (overrides or recipe_path) and previous != recipe:
                 raise LadError(f"--set/--recipe change the recipe of {run_dir}; resume without "
                                "them, or start a new run with --run-dir NEW_DIR")
             recipe = previous
     return run_dir, recipe
+
+
+def _refit(recipe, run_dir: Path):
+    """`recipe` with the counts that the run lowered to fit its data (its
+    recipe_fitted.json, `lad_tf.recipe_fit`) lowered the same way."""
+    from lad_tf.recipe_fit import refit  # lazy, as load_recipe
+
+    record = run_dir / "recipe_fitted.json"
+    changes = json.loads(record.read_text()).get("changes", []) if record.is_file() else []
+    return refit(recipe, changes)
 
 
 def _as_overrides(overrides, method) -> list[str]:
@@ -87,8 +98,15 @@ def _as_overrides(overrides, method) -> list[str]:
 
 
 def _load_own_model(model, latent_layer):
-    """(classifier, info) for a model object or a .keras path (see lad_tf.own_model)."""
+    """(classifier, info) for a model object or a .keras path (see lad_tf.own_model).
+
+    info records what identifies the model for --resume and --from-run: a
+    file's "sha256", and for every model "weights_sha256" (its config and
+    weights after the cut, `lad_tf.files.weights_sha256`, whatever file it
+    came from), the one identity an in-memory model has.
+    """
     # lazy: TensorFlow loads here, not on `import lad_tf`
+    from lad_tf.files import weights_sha256
     from lad_tf.own_model import cut_model, file_sha256, load_model_file
 
     if isinstance(model, (str, Path)):
@@ -96,10 +114,12 @@ def _load_own_model(model, latent_layer):
         loaded = load_model_file(path)
         classifier, info = cut_model(loaded, latent_layer, source=str(path), copy=False)
         info["sha256"] = file_sha256(path)
-        return classifier, info
-    if latent_layer is not None and not isinstance(latent_layer, str):
-        raise LadError(f"latent_layer must be a layer name. Received: {latent_layer!r}")
-    return cut_model(model, latent_layer)
+    else:
+        if latent_layer is not None and not isinstance(latent_layer, str):
+            raise LadError(f"latent_layer must be a layer name. Received: {latent_layer!r}")
+        classifier, info = cut_model(model, latent_layer)
+    info["weights_sha256"] = weights_sha256(classifier)
+    return classifier, info
 
 
 def _check_resumed_model(run_dir: Path, info: dict | None):
@@ -119,6 +139,24 @@ def _check_resumed_model(run_dir: Path, info: dict | None):
         raise LadError(f"{run_dir} hardens {recorded['source']} cut at "
                        f"{recorded['latent_layer']!r}, not this model / layer; resume with the "
                        "same --model and --latent-layer, or start a new run with --run-dir NEW_DIR")
+
+
+def threat_lines(recipe) -> list[str]:
+    """The run's first lines: the threat it hardens against and judges by
+    (norm, eps, which recipe it came from) and how to change it."""
+    from lad_tf.names import TRAINING_SECTIONS
+
+    ev, sel = recipe.evaluation, recipe.selection
+    train = {f"{TRAINING_SECTIONS[m]}.eps": getattr(recipe, TRAINING_SECTIONS[m]).eps
+             for m in recipe.hardening.methods if m in TRAINING_SECTIONS}
+    trained = "; ".join(f"{key} {value:g}" for key, value in train.items())
+    sets = " ".join(f"--set {key}=E" for key in ("evaluation.pgd_eps", "evaluation.fgsm_eps",
+                                                 "selection.eps", *train))
+    return [f"threat: L-inf, eps {ev.pgd_eps:g} on [0, 1] pixels (recipe {recipe.name!r}: "
+            f"evaluation.pgd_eps {ev.pgd_eps:g}; training {trained or 'no L-inf term'}; "
+            f"validation selection.eps {sel.eps:g})",
+            f"threat: another eps: {sets} (PGD step sizes, e.g. evaluation.pgd_step "
+            f"{ev.pgd_step:g}, stay as set)"]
 
 
 def describe_cut(info: dict) -> list[str]:
@@ -147,7 +185,8 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
                  data=None, method=None, run_dir=None, recipe: str | None = None, overrides=None,
                  data_dir: str | None = None, export_base: str | None = None,
                  resume: bool = False, stop_after: str | None = None,
-                 strategy: str = "default", from_run=None) -> HardenResult:
+                 strategy: str = "default", from_run=None, export_method: str | None = None,
+                 allow_weak_model: bool = False) -> HardenResult:
     """Hardens a classifier with LAD, evaluates it and exports it for TF Serving.
 
     Args:
@@ -160,48 +199,59 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
             its images must have your model's input shape and its classes
             your model's K outputs (K = 1: one sigmoid logit for two classes).
             With `data`, only its recipe (budgets, models) is used.
-        data: your own images instead of the zoo entry's: a folder with one
-            sub-folder of PNG / JPEG images per class (the layout of
-            `keras.utils.image_dataset_from_directory`; its training split is
-            streamed from disk) or an `.npz` with x / y (or x_train / y_train
-            / x_test / y_test); resized and converted to the model's input.
-            See lad_tf.data.own_data.
+        data: your own images instead of the zoo entry's: a folder of class
+            sub-folders (streamed from disk) or an `.npz` with x / y (or
+            x_train / y_train / x_test / y_test); see lad_tf.data.own_data.
         latent_layer: name of the layer whose output is the latent z (phi
             ends there, f_p is the rest); a conv layer's output is flattened.
-        method: defence(s) to build, e.g. "lad" or ["lad", "pgd-at"]; the
-            first is exported (default: the recipe's hardening.methods).
+        method: defence(s) to build, e.g. "lad" or ["lad", "pgd-at"]
+            (default: the recipe's hardening.methods).
         run_dir: run directory (default: runs/<dataset>-<time>).
         recipe: a recipe JSON file instead of the zoo's.
         overrides: recipe changes, ["generator.epochs=2", ...] or
             {"generator.epochs": 2, ...}.
         data_dir, export_base, resume, stop_after, strategy, from_run: as the
             CLI's --data-dir, --export-base, --resume, --stop-after,
-            --strategy, --from-run.
+            --strategy, --from-run (for your model or data: the same model,
+            by file sha256 or weights hash, layer and data).
+        export_method: export this defence (or "original") instead of the
+            one the run chooses on the validation split (`--export-method`).
+        allow_weak_model: go on when your model reads the validation split
+            at no better than twice chance (`--allow-weak-model`).
 
-    Returns:
-        HardenResult(model, report, run_dir).
+    Returns: HardenResult(the exported model, report, run_dir).
 
     Raises:
-        LadError: a problem with the input (model, layer, data, recipe, run
-            directory), raised before anything is trained or written.
+        LadError: bad input (model, layer, data, recipe, run directory),
+            raised before anything is trained or written.
     """
-    overrides = _run_overrides(overrides, method, model, latent_layer, dataset, recipe)
+    overrides = _run_overrides(overrides, method, model, latent_layer, dataset, recipe,
+                               export_method)
     if from_run is not None:
         _check_from_run(from_run, run_dir, resume, model, data)
     run_dir, resolved = prepare_run_dir(dataset, recipe, overrides, run_dir, resume)
-    provided, info = (None, None) if model is None else _load_own_model(model, latent_layer)
-    if resume:
-        _check_resumed_model(run_dir, info)
+    provided, info = _checked_model(model, latent_layer, from_run, data, resume, run_dir)
     from lad_tf.monitoring import log  # lazy: TensorFlow loads here, not on `import lad_tf`
     from lad_tf.pipeline import run_pipeline  # lazy, as above
 
-    for line in describe_cut(info) if info is not None else ():
+    for line in [*threat_lines(resolved), *(describe_cut(info) if info is not None else ())]:
         log(line)
     run, outcome = run_pipeline(run_dir, resolved, data_dir=data_dir, export_base=export_base,
                                 resume=resume, strategy=strategy, model=provided,
                                 model_info=info, data=data, stop_after=stop_after,
-                                from_run=from_run)
+                                from_run=from_run, allow_weak_model=allow_weak_model)
     return _harden_result(run.run_dir, outcome, stop_after)
+
+
+def _checked_model(model, latent_layer, from_run, data, resume: bool, run_dir: Path):
+    """(classifier, info) of your model (None, None without one), checked
+    against the run it resumes or the run it starts from."""
+    provided, info = (None, None) if model is None else _load_own_model(model, latent_layer)
+    if from_run is not None:
+        _check_same_sources(from_run, info, data)
+    if resume:
+        _check_resumed_model(run_dir, info)
+    return provided, info
 
 
 def _harden_result(run_dir: Path, outcome, stop_after: str | None) -> HardenResult:
@@ -213,13 +263,11 @@ def _harden_result(run_dir: Path, outcome, stop_after: str | None) -> HardenResu
 
 
 def _check_from_run(from_run, run_dir, resume: bool, model, data) -> None:
-    """LadError unless --from-run names a zoo run and this is a new run."""
+    """LadError unless --from-run names a run and this is a new run (the
+    model and data are compared once the model is loaded: `_check_same_sources`)."""
     if resume:
         raise LadError("--from-run starts a new run from an earlier one; drop --resume (or drop "
                        "--from-run to continue the run itself)")
-    if model is not None or data is not None:
-        raise LadError("--from-run reuses the stages of a zoo run; with --model or --data start "
-                       "a new run, or continue one with --resume")
     if run_dir is not None and Path(run_dir).resolve() == Path(from_run).resolve():
         raise LadError(f"--from-run {from_run} is the run directory itself; pass a new "
                        "--run-dir")
@@ -228,10 +276,24 @@ def _check_from_run(from_run, run_dir, resume: bool, model, data) -> None:
     read_source(from_run)
 
 
-def _run_overrides(overrides, method, model, latent_layer, dataset: str, recipe) -> list[str]:
+def _check_same_sources(from_run, info: dict | None, data) -> None:
+    """LadError unless the model (file sha256 and latent layer; an in-memory
+    model: the hash of its config and weights) and the data (fingerprint)
+    are the earlier run's (`lad_tf.stages.reuse.check_same_sources`)."""
+    from lad_tf.data.own_data import data_fingerprint  # lazy: imports TensorFlow
+    from lad_tf.stages.reuse import check_same_sources
+
+    check_same_sources(from_run, info, None if data is None else data_fingerprint(data))
+
+
+def _run_overrides(overrides, method, model, latent_layer, dataset: str, recipe,
+                   export_method=None) -> list[str]:
     """`--set` strings of `harden_model`'s arguments: the overrides, the
-    method(s) and, for your model, its export name (unless one is set)."""
+    method(s), the forced export and, for your model, its export name
+    (unless one is set)."""
     overrides = _as_overrides(overrides, method)
+    if export_method:
+        overrides.append("export.method=" + json.dumps(export_method))
     if model is None and latent_layer is not None:
         raise LadError("--latent-layer needs --model PATH (Python: model=...); the zoo's "
                        "classifiers define their own latent layer")
@@ -248,27 +310,48 @@ def _export_name(model, dataset: str, recipe) -> str:
     return "export.name=" + json.dumps(f"{stem}_{recipe_name}_lad")
 
 
-def export_model(model, base="export/models", name: str | None = None,
-                 metadata: dict | None = None, **kwargs) -> Path:
-    """Writes `model` for TF Serving as the next version of `<base>/<name>`.
+def export_model(model, base=None, name: str | None = None,
+                 metadata: dict | None = None, *, method: str | None = None, **kwargs) -> Path:
+    """Writes a model, or a model of a finished run, for TF Serving as the next
+    version of `<base>/<name>`.
 
     The one-call export of a notebook (`lad_tf.export_model(hardened, "export/models")`;
     named like `lad_tf.export.export_model`, which it calls with defaults);
     `harden_model` already exports the run's model, this writes any other
-    (for example one hardened again). The SavedModel carries the signatures
-    `python -m lad_tf.export` writes (images, image bytes, model card).
+    (for example one hardened again, or another defence of a run:
+    `lad_tf.export_model("runs/x", method="pgd-at")`, as `python -m
+    lad_tf.export runs/x --method pgd-at`). The SavedModel carries the
+    signatures `python -m lad_tf.export` writes (images, image bytes, model card).
 
     Args:
         model: a built `LatentClassifier` returning logits (what `harden_model`
-            returns).
-        base: the TF Serving base folder.
-        name: the model's folder under `base`; default `model.name`.
+            returns), or a run directory (str or Path of a folder written by
+            `python -m lad_tf.harden`).
+        base: the TF Serving base folder (default: export/models; for a run,
+            its recipe's export.base).
+        name: the model's folder under `base`; default `model.name`, for a
+            run `lad_tf.export.default_name` (the recipe's export.name, with
+            `_lad` made `_<method>` for a model the run did not choose).
         metadata, **kwargs: as `lad_tf.export.export_model` (model card facts,
             max_batch, out_of_range).
+        method: with a run directory, the model to export: a defence the run
+            trained, "original", or None for the one the run chose
+            (hardened.keras).
 
     Returns:
         `<base>/<name>/<version>`, complete on disk.
+
+    Raises:
+        LadError: with a run: a missing run, method or file, a bad name, a
+            file that cannot be loaded (nothing is written); `method` with a
+            model object.
     """
     from lad_tf import export  # TensorFlow loads here, not on `import lad_tf`
 
-    return export.export_model(model, base, name or model.name, metadata, **kwargs)
+    if isinstance(model, (str, Path)):
+        return export.export_run(model, method, name, base, metadata=metadata, **kwargs)
+    if method is not None:
+        raise LadError("method= chooses a model of a run directory; pass the run directory "
+                       f"as the first argument, or drop method=. Received: method={method!r}")
+    return export.export_model(model, base or "export/models", name or model.name, metadata,
+                               **kwargs)

@@ -190,8 +190,23 @@ class EvaluationConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
+    """The exported model, and how the run chooses it (lad_tf.evaluation.choice)."""
+
     name: str = "lenet_mnist_lad"
     base: str = "export/models"
+    # auto: after the defences are trained, every candidate (the original and
+    # each defence) is judged on the validation split by a short worst case
+    # over the robust suite at evaluation.pgd_eps; the export is the one with
+    # the highest validation worst case among those whose validation clean
+    # accuracy is within max_clean_drop points of the original's. A method
+    # name (or "original") forces that model (`harden --export-method`).
+    method: str = "auto"
+    max_clean_drop: float = 2.0  # percentage points of validation clean accuracy
+    per_class: int = 10  # validation images per class the choice judges on
+    # The short suite's budgets, over evaluation.attack_params (same attacks, eps).
+    attack_params: dict = dataclasses.field(default_factory=lambda: {
+        "apgd": {"max_iter": 20}, "apgd_t": {"max_iter": 20, "n_target_classes": 2},
+        "square": {"max_iter": 100}, "pgd_restarts": {"nb_iter": 20, "restarts": 1}})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,3 +65,29 @@ def file_sha256(path) -> str:
 def cache_key(*parts) -> str:
     """A stable hex key for JSON-able parts (dict order does not matter)."""
     return hashlib.sha1(json.dumps(list(parts), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _leaf_layers(model):
+    """The layers of `model`, nested models flattened, in order; no input layers."""
+    for layer in model.layers:
+        if getattr(layer, "layers", None):
+            yield from _leaf_layers(layer)
+        elif type(layer).__name__ != "InputLayer":
+            yield layer
+
+
+def weights_sha256(model) -> str:
+    """The sha256 hex digest of a Keras model's layers, in order (nested
+    models flattened, input layers left out): each layer's class and config
+    (JSON, keys sorted) and each weight's dtype, shape and bytes. What
+    identifies a model that has no file (an in-memory model given to
+    `lad_tf.harden_model`); the models' own configs are left out, as they
+    name their tensors by a counter of the Python session."""
+    digest = hashlib.sha256()
+    for layer in _leaf_layers(model):
+        config = json.dumps([type(layer).__name__, layer.get_config()], sort_keys=True,
+                            default=str)
+        digest.update(config.encode())
+        for weight in layer.get_weights():  # numpy arrays; tobytes() is in C order
+            digest.update(f"{weight.dtype}{weight.shape}".encode() + weight.tobytes())
+    return digest.hexdigest()

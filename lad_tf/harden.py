@@ -84,11 +84,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None,
                         help="folder with the dataset's files (default: $LAD_DATA_DIR, then "
                              "tfds / Keras caches)")
+    parser.add_argument("--export-method", default=None, metavar="NAME",
+                        help="export this model instead of the one the run chooses: a "
+                             "defence of the run or 'original' (default: chosen on the "
+                             "validation split, see export.method in the README); a model "
+                             "weaker than the original on validation is exported with a "
+                             "warning")
+    parser.add_argument("--allow-weak-model", action="store_true",
+                        help="go on when your model reads the validation split at no better "
+                             "than twice chance (by default the run stops before training)")
     _add_run_arguments(parser)
     args = parser.parse_args(argv)
     if args.methods:  # --method becomes a recipe override, so the run records it
         methods = [m.strip() for text in args.methods for m in text.split(",") if m.strip()]
         args.overrides = [*args.overrides, "hardening.methods=" + json.dumps(methods)]
+    if args.export_method:  # a recipe value too, so the run records it
+        args.overrides = [*args.overrides, "export.method=" + json.dumps(args.export_method)]
     return args
 
 
@@ -101,9 +112,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue an existing run directory, reusing finished stages")
     parser.add_argument("--from-run", default=None, metavar="OLD_RUN_DIR",
-                        help="start this new run from an earlier run of the zoo: its stages "
-                             "and defences whose recipe values are unchanged are copied, the "
-                             "rest is trained (e.g. a longer pgd_at budget without training "
+                        help="start this new run from an earlier run (of the zoo, or of the "
+                             "same --model file and latent layer and the same --data): its "
+                             "stages and defences whose recipe values are unchanged are copied, "
+                             "the rest is trained (e.g. a longer pgd_at budget without training "
                              "the generator again); recorded in from_run.json")
     parser.add_argument("--export-base", default=None,
                         help="TF Serving base folder (default: the recipe's export.base)")
@@ -125,7 +137,7 @@ def main(argv=None) -> int:
                      recipe=args.recipe, overrides=args.overrides, run_dir=run_dir,
                      data_dir=args.data_dir, export_base=args.export_base, resume=args.resume,
                      stop_after=args.stop_after, strategy=args.strategy,
-                     from_run=args.from_run)
+                     from_run=args.from_run, allow_weak_model=args.allow_weak_model)
         return 0
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished stages are kept: continue with --resume --run-dir "

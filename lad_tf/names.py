@@ -16,3 +16,8 @@ ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "ap
 # Hardening methods (defences), in the order reports list them.
 METHOD_NAMES = ("lad", "fgsm-ft", "pgd-ft", "jsma-ft", "cw-ft", "pgd-at", "trades", "fast-at",
                 "lad+fast", "lad+pgd")
+
+# The adversarial-training methods and the recipe section holding their
+# budget (and L-inf training eps); the others train with `hardening`'s.
+TRAINING_SECTIONS = {"pgd-at": "pgd_at", "trades": "trades", "fast-at": "fast_at",
+                     "lad+fast": "lad_fast", "lad+pgd": "lad_pgd"}

@@ -182,53 +182,75 @@ def run_stages(run: Run, stop_after: str | None = None,
     return RunOutcome(metrics, state)
 
 
+def _model_row(label: str, r: dict, lad_eps: float | None) -> str:
+    """One model's line: clean, worst case (PGD-40 without a robust suite), LAD examples."""
+    if "robust_accuracy" in r:
+        robust = f"worst case {100 * r['robust_accuracy']:6.2f}%"
+    else:
+        robust = f"PGD-40 {100 * r.get('pgd_accuracy', float('nan')):6.2f}%"
+    lad = r.get("lad_accuracy") or {}
+    if lad:  # LAD's own kind of example, beside the L-inf attacks
+        key = f"{lad_eps:g}" if lad_eps is not None else None
+        key = key if key in lad else max(lad, key=float)
+        robust += f"   LAD examples (eps {key}) {100 * lad[key]:6.2f}%"
+    return f"{label:22s} clean {100 * r['clean_accuracy']:6.2f}%   {robust}"
+
+
 def bought_lines(metrics: dict, exported: str, eps: float,
-                 lad_eps: float | None = None) -> list[str]:
-    """The run's last lines: what hardening bought, at a glance.
+                 lad_eps: float | None = None, run_dir="RUN_DIR") -> list[str]:
+    """The run's last lines: every model it built, the exported one marked.
 
     Args:
-        metrics: the run's stage metrics (`evaluate` with `original` and
-            `hardened` rows; `export` with the SavedModel's path).
-        exported: the exported method's name.
+        metrics: the run's stage metrics (`evaluate` with a row per model
+            under `models`; `export` with the SavedModel's path).
+        exported: the exported model's name (a method, or "original").
         eps: the evaluation's L-inf budget.
         lad_eps: the LAD-example eps to show (LAD's largest training eps);
             None, or one not evaluated: the largest evaluated.
+        run_dir: the run directory, as the export command to serve another
+            model names it.
 
-    Returns: clean and worst-case robust accuracy (PGD-40 where the robust
-        suite is off) of the original and the exported model, with their
-        accuracy on LAD's own examples (at `lad_eps`) where there are some,
-        and where the SavedModel is; [] when the run has no evaluation.
+    Returns: per model (the original, then each defence) its clean and
+        worst-case robust accuracy over the named suite (PGD-40 where the
+        robust suite is off) and its accuracy on LAD's own examples (at
+        `lad_eps`) where there are some; the export choice's rule; where the
+        SavedModel is. [] when the run has no evaluation.
     """
     result = metrics.get("evaluate") or {}
-    if "original" not in result or "hardened" not in result:
+    models = result.get("models") or {}
+    if "original" not in models:
         return []
-
-    def row(label, r):
-        if "robust_accuracy" in r:
-            robust = (f"worst case {100 * r['robust_accuracy']:6.2f}% over the attack suite "
-                      f"({r['robust_examples']} images)")
-        else:
-            robust = f"PGD-40 {100 * r.get('pgd_accuracy', float('nan')):6.2f}%"
-        lad = r.get("lad_accuracy") or {}
-        if lad:  # LAD's own kind of example, beside the L-inf attacks
-            key = f"{lad_eps:g}" if lad_eps is not None else None
-            key = key if key in lad else max(lad, key=float)
-            robust += f"   LAD examples (eps {key}) {100 * lad[key]:6.2f}%"
-        return f"  {label:28s} clean {100 * r['clean_accuracy']:6.2f}%   {robust}"
-
-    lines = [f"what hardening bought (test split, eps {eps:g}):",
-             row("original", result["original"]), row(f"exported: {exported}", result["hardened"])]
+    suite = result.get("robust") or {}
+    if suite:
+        how = (f"worst case per image over {', '.join(suite['titles'][a] for a in suite['attacks'])}"
+               f", {suite['examples']} images")
+    else:
+        how = "PGD-40"
+    lines = [f"every model of the run (test split; threat L-inf eps {eps:g}; {how}):"]
+    for name, row in models.items():
+        mark = "* exported:" if name == exported else ""
+        lines.append(f"  {mark:11s} " + _model_row(name, row, lad_eps))
+    choice = (metrics.get("harden") or {}).get("export_choice") or {}
+    if choice.get("forced"):
+        lines.append(f"  exported {exported} as asked (--export-method)"
+                     + (f"; warning: {choice['warning']}" if choice.get("warning") else ""))
+    elif choice.get("candidates"):
+        row = choice["candidates"][exported]
+        lines.append(f"  exported {exported}: chosen on the validation split ({choice['examples']} "
+                     f"images: clean {100 * row['clean']:.2f}%, worst case "
+                     f"{100 * row['worst_case']:.2f}%), the {choice['rule']}")
     path = (metrics.get("export") or {}).get("path")
     if path:
         lines.append(f"  serving: {path}  (tensorflow_model_server --model_base_path="
-                     f"{Path(path).parent.resolve()})")
+                     f"{Path(path).parent.resolve()}; another model of the run: "
+                     f"python -m lad_tf.export {run_dir} --method NAME)")
     return lines
 
 
 def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool = False,
                  strategy: str = "default", model=None, model_info: dict | None = None,
                  data=None, stop_after: str | None = None,
-                 from_run=None) -> tuple[Run, RunOutcome]:
+                 from_run=None, allow_weak_model: bool = False) -> tuple[Run, RunOutcome]:
     """Runs one LAD run in `run_dir`: every stage, then report.md and the last lines.
 
     Args:
@@ -248,11 +270,14 @@ def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool 
         stop_after: the last stage to run (None: all, then the report).
         from_run: an earlier run directory whose unchanged stages and
             defences are copied into this new run first (`lad_tf.stages.reuse`).
+        allow_weak_model: go on when the original model reads the
+            validation split at no better than twice chance.
 
     Returns: (the `Run`, the `RunOutcome`: metrics and models of the stages).
     """
     run = open_run(run_dir, recipe, data_dir, export_base, resume, strategy, model,
-                   model_info, data)
+                   model_info, data, allow_weak_model=allow_weak_model)
+    recipe = run.recipe  # with any per-class counts lowered to fit your data
     start = time.perf_counter()
     log(f"run directory {run.run_dir}; data {run.data.source}: "
         f"{len(run.data.y_train)} train / {len(run.data.y_validation)} validation / "
@@ -268,8 +293,11 @@ def run_pipeline(run_dir, recipe, data_dir=None, export_base=None, resume: bool 
     total = time.perf_counter() - start
     write_report(run.run_dir, recipe, run.data.summary(), outcome.metrics, total)
     log(f"report: {run.run_dir / 'report.md'} ({total:.0f} s in all)")
-    for line in bought_lines(outcome.metrics, recipe.hardening.methods[0],
-                             recipe.evaluation.pgd_eps, max(recipe.hardening.eps, default=None)):
+    exported = outcome.metrics.get("harden", {}).get("exported_method",
+                                                       recipe.hardening.methods[0])
+    for line in bought_lines(outcome.metrics, exported,
+                             recipe.evaluation.pgd_eps, max(recipe.hardening.eps, default=None),
+                             run.run_dir):
         log(line)
     return run, outcome
 

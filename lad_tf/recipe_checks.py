@@ -40,6 +40,7 @@ def check_recipe(r) -> None:
     _check_generation(r)
     _check_evaluation(r)
     _check_defences(r)
+    _check_export(r)
     for key in ("per_class", "targeted_per_class"):
         value = getattr(r.baselines, key)
         _check(isinstance(value, int) and value >= 0, f"baselines.{key} must be an integer >= 0. Received: {value!r}")
@@ -167,3 +168,23 @@ def _check_defences(r):
                f"selection.{key} must be an integer >= 0. Received: {value!r}")
     _check(s.eps >= 0 and s.min_delta >= 0 and s.collapse_drop > 0,
            f"selection.eps and min_delta must be >= 0, collapse_drop > 0. Received: {s}")
+
+
+def _check_export(r):
+    """export.method names a model this run builds; the choice's budgets are sane."""
+    e = r.export
+    choices = ["auto", "original", *r.hardening.methods]
+    if e.method not in choices:
+        trained = ", ".join(r.hardening.methods) or "none"
+        raise LadError(f"--export-method / export.method {e.method!r} is not a model this run "
+                       f"builds (its defences: {trained}); choose one of {choices}, or add it "
+                       f"with --method")
+    _check(isinstance(e.max_clean_drop, (int, float)) and not isinstance(e.max_clean_drop, bool)
+           and 0 <= e.max_clean_drop <= 100,
+           f"export.max_clean_drop must be a number of percentage points in [0, 100]. "
+           f"Received: {e.max_clean_drop!r}")
+    _check(_int_at_least(e.per_class, 1),
+           f"export.per_class must be an integer >= 1. Received: {e.per_class!r}")
+    _check(isinstance(e.attack_params, dict) and set(e.attack_params) <= set(ATTACK_NAMES),
+           f"export.attack_params must map attack names {list(ATTACK_NAMES)} to parameters. "
+           f"Received: {e.attack_params!r}")

@@ -105,6 +105,31 @@ def generation_table(gen: dict) -> list[str]:
                     "fig7_accuracy_vs_eps (PNG; the same images in TensorBoard)."]
 
 
+def choice_table(choice: dict) -> list[str]:
+    """The export choice as a Markdown section: the rule, each candidate's
+    validation figures, the chosen model; [] for a run without one."""
+    if not choice:
+        return []
+    lines = ["", "## Which model is exported", ""]
+    if not choice.get("candidates"):
+        return lines + [f"{choice['rule']}: `{choice['chosen']}`."]
+    how = ("forced by `--export-method` (`export.method`)" if choice["forced"] else
+           f"the {choice['rule']}")
+    lines += [f"Exported: **{choice['chosen']}**, {how}. Judged on {choice['examples']} "
+              f"validation images (never provider or test images), L-inf eps {choice['eps']:g}, "
+              f"worst case per image over {', '.join(choice['suite'])}.", "",
+              "| model | validation clean | validation worst case | eligible |",
+              "|---|---|---|---|"]
+    for name, row in choice["candidates"].items():
+        bold = "**" if name == choice["chosen"] else ""
+        lines.append(f"| {bold}{name}{bold} | {pct(row['clean'])} | {pct(row['worst_case'])} | "
+                     f"{'yes' if row['eligible'] else 'no (clean accuracy)'} |")
+    if choice.get("warning"):
+        lines += ["", f"Warning: {choice['warning']}."]
+    return lines + ["", "Any other model of the run: `python -m lad_tf.export RUN_DIR --method "
+                        "NAME`."]
+
+
 def render_markdown(report: dict, recipe) -> str:
     """report.md: data and machine, the robustness tables (`render_tables`),
     each stage's headline numbers, the generation sweep and the wall times.
@@ -128,6 +153,7 @@ def render_markdown(report: dict, recipe) -> str:
         "", "## Robustness", "", robustness, "", "## Stages", "",
     ]
     lines += stage_lines(report, recipe) + generation_table(st.get("generate", {}))
+    lines += choice_table(st.get("harden", {}).get("export_choice") or {})
     lines += ["", "## Wall time per stage", "", "| stage | seconds |", "|---|---|"]
     for name, m in st.items():
         if "seconds" in m and isinstance(m["seconds"], (int, float)):

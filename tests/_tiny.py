@@ -1,12 +1,19 @@
 """Recipe overrides shared by the end-to-end tests: the LAD method only and the
 cheapest evaluation (FGSM / PGD, no black-box CNN, no diversity, no Fig. 7 models,
-no robust suite)."""
+no robust suite, a short export choice)."""
+
+# The export choice (every model judged on validation) on 2 images per class, short attacks.
+SHORT_EXPORT_CHOICE = [
+    "--set", "export.per_class=2",
+    "--set", 'export.attack_params={"apgd":{"max_iter":5},"apgd_t":{"max_iter":5},'
+             '"square":{"max_iter":20},"pgd_restarts":{"nb_iter":5,"restarts":1}}',
+]
 
 LAD_ONLY_FAST_EVALUATION = [
     "--set", 'hardening.methods=["lad"]', "--set", "hardening.sweep_eps=[]",
     "--set", 'evaluation.attacks=["fgsm","pgd"]', "--set", "evaluation.transfer_attacks=[]",
     "--set", "evaluation.lad_per_class=1", "--set", "evaluation.diversity_per_class=0",
-    "--set", "evaluation.robust_per_class=0",
+    "--set", "evaluation.robust_per_class=0", *SHORT_EXPORT_CHOICE,
 ]
 
 # The tiny digits run that test_cli, test_resume and test_nearest_targets share

@@ -22,8 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # suite runs on pytest-xdist workers one file at a time (--dist loadfile, in
 # pyproject.toml), in collection order: starting the long files first lets the
 # workers finish together instead of one waiting on a long file picked up last.
-LONGEST_FIRST = ("test_robustness.py", "test_selection_real_collapse.py",
+LONGEST_FIRST = ("test_robustness.py", "test_export_choice_e2e.py", "test_selection_real_collapse.py",
                  "test_svhn_celeba_cli.py", "test_own_data.py", "test_from_run.py",
+                 "test_recipe_fit_run.py", "test_from_run_own.py",
                  "test_resume.py", "test_cli.py", "test_distribute.py", "test_benchmarks.py",
                  "test_own_model.py", "test_ga_study.py", "test_export.py", "test_ga.py",
                  "test_art_attacks.py",

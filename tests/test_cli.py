@@ -36,12 +36,16 @@ def test_resume_reuses_finished_stages(tiny_run):
     assert "stage harden: running" in second.stderr
 
 
-def test_run_ends_with_what_hardening_bought(tiny_run):
-    _, _, _, second = tiny_run
-    tail = second.stderr.strip().splitlines()[-4:]
-    assert "what hardening bought" in tail[0], second.stderr[-2000:]
-    assert "original" in tail[1] and "clean" in tail[1]
-    assert "exported: lad" in tail[2] and "serving:" in tail[3]
+def test_run_ends_with_every_model_and_the_exported_one(tiny_run):
+    _, run_dir, _, second = tiny_run
+    tail = second.stderr.strip().splitlines()[-5:]
+    assert "every model of the run (test split; threat L-inf eps 0.1" in tail[0], \
+        second.stderr[-2000:]
+    assert " original " in tail[1] and " lad " in tail[2] and "clean" in tail[2]
+    exported = json.loads((run_dir / "metrics" / "harden.json").read_text())["exported_method"]
+    assert f"* exported: {exported} " in (tail[1] + tail[2])
+    assert f"exported {exported}: chosen on the validation split" in tail[3]
+    assert "serving:" in tail[4]
 
 
 def test_run_directory_contents(tiny_run):
@@ -130,30 +134,48 @@ def test_help_explains_every_option(tmp_path):
     result = harden("--help", cwd=tmp_path)
     assert result.returncode == 0
     for option in ("--dataset", "--recipe", "--set", "--data-dir", "--run-dir", "--resume",
-                   "--export-base", "--stop-after", "--method"):
+                   "--export-base", "--stop-after", "--method", "--export-method",
+                   "--allow-weak-model"):
         assert option in result.stdout
 
 
-def test_last_lines_say_what_hardening_bought():
-    """The run ends with clean and worst-case accuracy of the original and the
-    exported model, and where TF Serving finds it (PGD-40 without a suite)."""
+def test_last_lines_show_every_model_and_mark_the_export():
+    """The run ends with clean and worst-case accuracy of every model it
+    built, the exported one marked with the rule that chose it, the threat and
+    the suite named, and where TF Serving finds it (PGD-40 without a suite)."""
     from lad_tf.pipeline import bought_lines
 
-    evaluate = {"original": {"clean_accuracy": 0.9924, "robust_accuracy": 0.0, "robust_examples": 1000},
-                "hardened": {"clean_accuracy": 0.9838, "robust_accuracy": 0.837, "robust_examples": 1000}}
-    lines = bought_lines({"evaluate": evaluate, "export": {"path": "export/models/m/3"}}, "pgd-at", 0.3)
-    assert lines[0] == "what hardening bought (test split, eps 0.3):"
-    assert "original" in lines[1] and "99.24%" in lines[1] and "0.00%" in lines[1]
-    assert "exported: pgd-at" in lines[2] and "98.38%" in lines[2] and "83.70%" in lines[2]
-    assert "export/models/m/3" in lines[3]
+    models = {"original": {"clean_accuracy": 0.9924, "robust_accuracy": 0.0},
+              "lad": {"clean_accuracy": 0.9930, "robust_accuracy": 0.0},
+              "pgd-at": {"clean_accuracy": 0.9838, "robust_accuracy": 0.837}}
+    suite = {"attacks": ["apgd", "square"], "examples": 1000,
+             "titles": {"pgd": "PGD-40", "apgd": "APGD-CE (100 steps)",
+                        "square": "Square (5000 queries)"}}
+    choice = {"forced": False, "examples": 200, "rule": "highest validation worst case ...",
+              "warning": None, "candidates": {"pgd-at": {"clean": 0.99, "worst_case": 0.9}}}
+    metrics = {"evaluate": {"models": models, "robust": suite},
+               "harden": {"export_choice": choice}, "export": {"path": "export/models/m/3"}}
+    lines = bought_lines(metrics, "pgd-at", 0.3)
+    assert lines[0] == ("every model of the run (test split; threat L-inf eps 0.3; worst case per "
+                        "image over APGD-CE (100 steps), Square (5000 queries), 1000 images):")
+    assert "original" in lines[1] and "99.24%" in lines[1] and "exported" not in lines[1]
+    assert "lad" in lines[2] and "99.30%" in lines[2] and "exported" not in lines[2]
+    assert "* exported: pgd-at" in lines[3] and "98.38%" in lines[3] and "83.70%" in lines[3]
+    assert "chosen on the validation split" in lines[4] and "90.00%" in lines[4]
+    assert "export/models/m/3" in lines[5] and "--method NAME" in lines[5]
+    forced = {**metrics, "harden": {"export_choice": {**choice, "forced": True,
+                                                      "warning": "7.00 points below"}}}
+    assert "as asked (--export-method); warning: 7.00 points below" in \
+        bought_lines(forced, "lad", 0.3)[4]
     no_suite = {"original": {"clean_accuracy": 0.99, "pgd_accuracy": 0.0},
-                "hardened": {"clean_accuracy": 0.98, "pgd_accuracy": 0.5}}
-    assert "PGD-40  50.00%" in bought_lines({"evaluate": no_suite}, "lad", 0.3)[2]
+                "lad": {"clean_accuracy": 0.98, "pgd_accuracy": 0.5}}
+    lines = bought_lines({"evaluate": {"models": no_suite}}, "lad", 0.3)
+    assert "threat L-inf eps 0.3; PGD-40)" in lines[0] and "PGD-40  50.00%" in lines[2]
     with_lad = {name: {**row, "lad_accuracy": {"1": 0.9, "2": lad}}
-                for (name, row), lad in zip(evaluate.items(), (0.6089, 0.87))}
-    lines = bought_lines({"evaluate": with_lad}, "lad+pgd", 0.3)
+                for (name, row), lad in zip(models.items(), (0.6089, 0.87, 0.5))}
+    lines = bought_lines({"evaluate": {"models": with_lad}}, "lad+pgd", 0.3)
     assert lines[1].endswith("LAD examples (eps 2)  60.89%")
     assert lines[2].endswith("LAD examples (eps 2)  87.00%")
-    lines = bought_lines({"evaluate": with_lad}, "lad+pgd", 0.3, lad_eps=1.0)  # LAD's largest
+    lines = bought_lines({"evaluate": {"models": with_lad}}, "lad+pgd", 0.3, lad_eps=1.0)
     assert lines[1].endswith("LAD examples (eps 1)  90.00%")
     assert bought_lines({}, "lad", 0.3) == []

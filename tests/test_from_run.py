@@ -5,6 +5,7 @@ import json
 
 import pytest
 from _cli import assert_clean_error, run_module
+from _tiny import SHORT_EXPORT_CHOICE
 
 SMALL = [
     "--dataset", "digits", "--set", "classifier.epochs=2", "--set", "generator.epochs=2",
@@ -12,7 +13,7 @@ SMALL = [
     "--set", "generation.eps_sweep=[1.0]", "--set", "hardening.per_class=3",
     "--set", "hardening.epochs=1", "--set", "pgd_at.steps_per_epoch=2", "--set", "pgd_at.steps=2",
     "--set", "selection.per_class=2", "--set", "selection.pgd_steps=2",
-    "--method", "lad,pgd-at", "--stop-after", "harden",
+    "--method", "lad,pgd-at", "--stop-after", "harden", *SHORT_EXPORT_CHOICE,
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 from lad_tf.defences import DEFENCES as METHODS
 from lad_tf.config import ATTACK_NAMES
 from _cli import assert_clean_error, run_main, run_module, snapshot
+from _tiny import SHORT_EXPORT_CHOICE
 
 ALL_METHODS = ",".join(METHODS)
 # Every method is built, hardened and scored (clean, FGSM, PGD, transfer, LAD
@@ -19,6 +20,7 @@ ALL_METHODS = ",".join(METHODS)
 FULLY_ATTACKED = ("lad", "pgd-at")
 REDUCED = [m for m in METHODS if m not in FULLY_ATTACKED]
 SMALL = [
+    *SHORT_EXPORT_CHOICE,
     "--set", "classifier.epochs=3", "--set", "generator.epochs=2", "--set", "svm.epochs=3",
     "--set", "svm.per_class=9", "--set", "generation.per_class=2",
     "--set", "generation.eps_sweep=[1.0,3.0]", "--set", "hardening.per_class=3",
@@ -73,7 +75,9 @@ def test_every_method_is_built_and_timed(methods_run):
         assert (run_dir / "methods" / f"{name}.keras").is_file()
         assert info["seconds"] > 0 and info["examples"] > 0, name
     assert set(harden["sweep"]) == {"1", "3"}
-    assert harden["exported_method"] == "lad"
+    choice = harden["export_choice"]  # every model judged on validation; the rule's pick
+    assert set(choice["candidates"]) == {"original", *METHODS}
+    assert harden["exported_method"] == choice["chosen"] == choice["best"]
 
 
 def test_every_attack_scores_every_full_model(methods_run):
@@ -92,7 +96,7 @@ def test_every_attack_scores_every_full_model(methods_run):
     assert original["details"]["pgd"]["examples"] == 30  # 3 per class
     assert original["details"]["jsma"]["examples"] == 90  # 1 per class x 9 targets
     assert 0.0 <= original["jsma_target_success"] <= 1.0
-    assert evaluation["hardened"] == models["lad"]
+    assert evaluation["hardened"] == models[evaluation["exported_method"]]
 
 
 def test_robust_suite_scores_every_model_per_image(methods_run):

@@ -83,14 +83,65 @@ def load_own_data(path, cfg, image_shape: Optional[tuple] = None,
             or with mismatched lengths, or images whose channels the model
             cannot take; the message names the fix.
     """
+    path = _source_path(path)
+    if path.is_dir():
+        return _load_folder(path, cfg, image_shape, _quiet(log))
+    return _load_npz(path, cfg, image_shape, _quiet(log))
+
+
+def _source_path(path) -> Path:
+    """`path` resolved, if it is a folder or an .npz file (else LadError)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise LadError(f"--data {path} does not exist; pass {LAYOUT}")
-    if path.is_dir():
-        return _load_folder(path.resolve(), cfg, image_shape, _quiet(log))
-    if path.suffix.lower() == ".npz":
-        return _load_npz(path.resolve(), cfg, image_shape, _quiet(log))
-    raise LadError(f"--data {path} is neither a folder nor an .npz file; pass {LAYOUT}")
+    if not path.is_dir() and path.suffix.lower() != ".npz":
+        raise LadError(f"--data {path} is neither a folder nor an .npz file; pass {LAYOUT}")
+    return path.resolve()
+
+
+def data_fingerprint(path) -> str:
+    """The fingerprint that `load_own_data` records for `path` (data.json's
+    "fingerprint"), from the files' bytes without decoding the images: what
+    `harden --from-run` compares before the run reads the data.
+
+    Raises:
+        LadError: as `load_own_data`, for a path it cannot read.
+    """
+    path = _source_path(path)
+    if not path.is_dir():
+        return file_sha256(path)
+    paths, _, _ = _scan(path)
+    ds = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths), dtype=tf.int64), paths))
+          .map(lambda i, p: (i, _content_hash(tf.io.read_file(p))),
+               num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(1024))
+    hashes, ok = np.zeros((len(paths), 8), np.uint8), np.zeros(len(paths), bool)
+    for index, digest in ds.as_numpy_iterator():
+        hashes[index], ok[index] = digest, True
+    if not ok.all():
+        raise LadError(f"--data {path}: {paths[int(np.flatnonzero(~ok)[0])]} cannot be read; "
+                       "fix its permissions or delete it")
+    return _fingerprint(path, paths, hashes)
+
+
+def describe_conversion(record: Optional[dict], image_shape) -> str:
+    """How the images were made to fit the model, in words (data.json's "converted")."""
+    shape = "x".join(str(int(d)) for d in image_shape)
+    done = (record or {}).get("converted") or {}
+    parts = []
+    if done.get("from_sizes", [done.get("to_size")]) != [done.get("to_size")]:
+        parts.append(f"resized from {', '.join(done['from_sizes'])} to {done['to_size']}")
+    if done.get("from_channels", [done.get("to_channels")]) != [done.get("to_channels")]:
+        parts.append(f"channels converted from {'/'.join(map(str, done['from_channels']))} "
+                     f"to {done['to_channels']}")
+    return (f"the images were {' and '.join(parts)}" if parts
+            else f"the images were used as they are ({shape})")
+
+
+def _converted(sizes, channels, shape) -> dict:
+    """data.json's "converted": the images' own sizes and channels, and what they became."""
+    return {"from_sizes": [f"{h}x{w}" for h, w in sorted(sizes)],
+            "to_size": f"{shape[0]}x{shape[1]}", "from_channels": sorted(channels),
+            "to_channels": int(shape[2])}
 
 
 def check_same_source(recorded: dict, record: dict, run_dir) -> None:
@@ -170,7 +221,7 @@ def _inspect(paths: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     def one(i, path):
         data = tf.io.read_file(path)
         image = tf.io.decode_image(data, expand_animations=False)
-        return i, tf.shape(image), tf.fingerprint(tf.reshape(data, [1]))[0]
+        return i, tf.shape(image), _content_hash(data)
 
     ds = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths), dtype=tf.int64), paths))
           .map(one, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(1024))
@@ -180,6 +231,11 @@ def _inspect(paths: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     for index, shape, digest in ds.as_numpy_iterator():
         shapes[index], hashes[index], ok[index] = shape, digest, True
     return shapes, hashes, np.flatnonzero(~ok).tolist()
+
+
+def _content_hash(data):
+    """uint8 [8]: the hash of one file's bytes (a string tensor) in the fingerprint."""
+    return tf.fingerprint(tf.reshape(data, [1]))[0]
 
 
 def _fingerprint(root: Path, paths: list[str], hashes: np.ndarray) -> str:
@@ -239,7 +295,8 @@ def _load_folder(root: Path, cfg, image_shape, log) -> tuple[DatasetSplits, dict
         class_names=tuple(classes))
     record = {"path": str(root), "kind": "folder", "files": len(paths), "images": len(paths),
               "fingerprint": _fingerprint(root, paths, hashes), "class_names": classes,
-              "image_shape": list(shape)}
+              "image_shape": list(shape), "test_fraction": FOLDER_TEST_FRACTION,
+              "converted": _converted(sizes, native, shape)}
     return splits, record
 
 
@@ -318,8 +375,13 @@ def _load_npz(path: Path, cfg, image_shape, log) -> tuple[DatasetSplits, dict]:
         + f" of {num_classes} classes, {tuple(images[0].shape[1:])}, all in memory")
     splits = make_splits(path.stem, raw, provider_fraction=cfg.provider_fraction,
                          seed=cfg.seed, validation_fraction=cfg.validation_fraction)
+    own = [arrays[xk].shape for xk, _ in parts]
     record = {"path": str(path), "kind": "npz", "files": 1,
               "images": int(sum(len(y) for y in labels)), "fingerprint": file_sha256(path),
               "class_names": [str(k) for k in range(num_classes)],
-              "image_shape": list(splits.image_shape)}
+              "image_shape": list(splits.image_shape),
+              "test_fraction": None if has_test else FOLDER_TEST_FRACTION,
+              "converted": _converted({tuple(s[1:3]) for s in own},
+                                      {s[3] if len(s) == 4 else 1 for s in own},
+                                      splits.image_shape)}
     return splits, record

@@ -127,12 +127,13 @@ class SuitePlan:
     Attributes:
         attacks: attack name -> params: the ensemble of the worst case.
         reference: REFERENCE's params (PGD-40), run on the same images for
-            check (c) (the suite's own run when it lists REFERENCE).
+            check (c) (the suite's own run when it lists REFERENCE); None:
+            not run (the export choice's short suite).
         masking: PGD params at evaluation.masking_eps for check (a), or None.
     """
 
     attacks: dict
-    reference: dict
+    reference: dict | None
     masking: dict | None = None
 
 
@@ -158,7 +159,8 @@ def run_suite(attack: Callable, predict: Callable, plan: SuitePlan, sample: tupl
     out = {"robust_examples": int(len(y)), "robust_clean_accuracy": float(np.mean(clean))
            if len(y) else 0.0}
     details, correct = {}, {}
-    for name, params in {REFERENCE: plan.reference, **plan.attacks}.items():
+    reference = {} if plan.reference is None else {REFERENCE: plan.reference}
+    for name, params in {**reference, **plan.attacks}.items():
         row, correct[name] = cached_correct(
             cache, per_image, f"robust:{name}",
             lambda name=name, params=params: predict(attack(name, x, y, params)) == y)

@@ -10,6 +10,7 @@ from pathlib import Path
 from lad_tf.errors import LadError
 from lad_tf.evaluation import figures
 from lad_tf.evaluation.budget import attack_title, quick_settings
+from lad_tf.evaluation.choice import exported_method
 from lad_tf.evaluation.context import EvaluationContext, load_model
 from lad_tf.evaluation.costs import method_seconds, training_seconds
 from lad_tf.evaluation.diversity import measure_diversity
@@ -127,7 +128,8 @@ class RunEvaluation:
         Returns:
             the result: header(), blackbox, models (name -> evaluate_model),
             sweep_models, diversity, seconds, and "original" / "hardened"
-            (the first method's row) under the names earlier reports used.
+            (the exported model's row, named by "exported_method") under the
+            names earlier reports used.
         """
         ctx, start = self.ctx, time.perf_counter()
         files = self.model_files()
@@ -147,9 +149,10 @@ class RunEvaluation:
                 training_seconds(method_seconds(self.run_dir)), bool(lad_sets))
         result["seconds"] = time.perf_counter() - start
         result["original"] = result["models"]["original"]
-        first = self.recipe.hardening.methods[0]
-        if first in result["models"]:
-            result["hardened"] = result["models"][first]
+        exported = exported_method(self.run_dir, self.recipe)
+        if exported in result["models"]:
+            result["hardened"] = result["models"][exported]
+            result["exported_method"] = exported
         write_json(self.run_dir / ("evaluation-quick.json" if self.quick else "evaluation.json"),
                    result)
         return result

@@ -1,9 +1,12 @@
 """The first step of a run: its data and its fixed inputs (`open_run`).
 
 Everything here happens before the first stage and before anything is
-trained: the data is loaded (the recipe's dataset, or your own images), your
-model is checked against it, the generator is chosen, and the run directory
-gets the resolved recipe (and data.json for your own data).
+trained: the data is loaded (the recipe's dataset, or your own images), the
+recipe's per-class counts are fitted to its classes (`lad_tf.recipe_fit`),
+your model is checked against it (its input, its classes, and that it reads
+the validation split better than twice chance), the generator is chosen,
+and the run directory gets the resolved recipe (and data.json, with
+recipe_fitted.json where counts were lowered, for your own data).
 """
 
 from __future__ import annotations
@@ -15,16 +18,21 @@ import keras
 
 from lad_tf.config import Recipe
 from lad_tf.data import load_recipe_data
-from lad_tf.data.own_data import check_same_source, load_own_data
+from lad_tf.data.own_data import check_same_source, describe_conversion, load_own_data
 from lad_tf.distribute import is_chief, make_strategy
 from lad_tf.errors import LadError
 from lad_tf.files import write_json
+from lad_tf.metrics import accuracy
 from lad_tf.monitoring import RunSummaries, log
 from lad_tf.own_model import check_fits_data
+from lad_tf.recipe_fit import (capped_line, change_line, fit_recipe, misfit_message,
+                               too_few_message)
 from lad_tf.stages.classifier import new_classifier
 from lad_tf.stages.generator import choose_generator
 from lad_tf.stages.run import Run
 from lad_tf.targets import resolve_mode
+
+FIT_RECORD = "recipe_fitted.json"  # the counts lowered to fit your data (lad_tf.recipe_fit)
 
 
 def load_data(run_dir: Path, recipe: Recipe, data, data_dir, model, resume: bool):
@@ -63,21 +71,80 @@ def load_data(run_dir: Path, recipe: Recipe, data, data_dir, model, resume: bool
     return splits, record
 
 
+def fit_to_data(recipe: Recipe, splits, record: dict | None):
+    """The recipe's per-class counts against the classes of `splits`.
+
+    Your data (`record` not None) gets the counts that do not fit lowered to
+    the smallest class of their split, each change logged once; a zoo
+    dataset stops instead, with a --set that fits for each.
+
+    Returns: the `lad_tf.recipe_fit.RecipeFit` (its `recipe` is the run's).
+
+    Raises:
+        LadError: a class with too few images for any recipe, or (a zoo
+            dataset) counts that do not fit.
+    """
+    counts = {split: row["per_class"] for split, row in splits.summary()["splits"].items()}
+    fit = fit_recipe(recipe, counts, splits.class_names)
+    if fit.problems:
+        where = ({"folder": "the folder", "npz": "the .npz"}[record["kind"]] if record
+                 else f"the {splits.name} data")
+        test_fraction = record.get("test_fraction") if record else None
+        raise LadError(too_few_message(fit, recipe.data.provider_fraction, test_fraction, where))
+    if fit.changes and record is None:
+        raise LadError(misfit_message(fit.changes, splits.name))
+    for change in fit.changes:
+        log(change_line(change))
+    if fit.capped and record is not None:
+        log(capped_line(fit.capped))
+    return fit
+
+
+def check_reads_data(model, splits, record: dict | None) -> float:
+    """Refuses your model when it reads the validation split (the provider
+    split without one) at less than twice chance: 2 / K for K classes, and
+    75% for two classes, where twice chance would be 100%.
+
+    Returns: the model's accuracy on that split.
+
+    Raises:
+        LadError: the accuracy is below that bar; the message says what the
+            images went through and that --allow-weak-model goes on.
+    """
+    split = "validation" if len(splits.y_validation) else "provider"
+    x, y = splits.arrays(split)
+    k = splits.num_classes
+    chance, bar = 1 / k, min(2 / k, (1 + 1 / k) / 2)
+    read = accuracy(model, x, y)
+    if read >= bar:
+        return read
+    names = list(splits.class_names) or [str(c) for c in range(k)]
+    order = ", ".join(names[:6]) + (", ..." if k > 6 else "")
+    raise LadError(f"your model reads the {split} split ({len(y)} images) at {read:.2%} "
+                   f"accuracy, chance is {chance:.2%} for {k} classes (the run stops below "
+                   f"{bar:.2%}): {describe_conversion(record, splits.image_shape)}; check that "
+                   f"it takes these images as it was trained on them (size, channels, scale "
+                   f"[0, 1]) and its classes in this order ({order}), or pass --allow-weak-model "
+                   "to go on")
+
+
 def open_run(run_dir, recipe: Recipe, data_dir=None, export_base=None, resume: bool = False,
              strategy: str = "default", model=None, model_info: dict | None = None,
-             data=None) -> Run:
+             data=None, allow_weak_model: bool = False) -> Run:
     """Loads the data, checks the inputs and prepares the run directory.
 
     Args: as `lad_tf.pipeline.run_pipeline`.
 
-    Returns: the `Run` every stage reads; the run directory holds
-        recipe.json (and data.json for your own data) and an empty metrics/
-        folder, and Keras' global seed is the recipe's `data.seed`.
+    Returns: the `Run` every stage reads, with the recipe fitted to the
+        data (`fit_to_data`); the run directory holds that recipe.json (and
+        data.json for your own data) and an empty metrics/ folder, and
+        Keras' global seed is the recipe's `data.seed`.
 
     Raises:
-        LadError: your model cannot take these images, the recipe's svm.k
-            does not fit the classes, or a resumed run's data differs;
-            raised before the run directory is made.
+        LadError: your model cannot take these images or reads them at no
+            better than twice chance (unless `allow_weak_model`), the
+            recipe's counts or svm.k do not fit the classes, or a resumed
+            run's data differs; raised before the run directory is made.
     """
     dist = make_strategy(strategy)
     chief = is_chief(dist)
@@ -89,7 +156,12 @@ def open_run(run_dir, recipe: Recipe, data_dir=None, export_base=None, resume: b
     # the models cannot take these images.
     if model is not None:
         check_fits_data(model, splits.num_classes, splits.image_shape, splits.name)
+    fit = fit_to_data(recipe, splits, record)
+    recipe = fit.recipe
     resolve_mode(recipe.svm, splits.num_classes)  # svm.k against the classes, now
+    started = resume and (run_dir / "metrics" / "classifier.json").is_file()
+    if model is not None and not allow_weak_model and not started:
+        check_reads_data(model, splits, record)
     latent_dim = (model.latent_dim if model is not None
                   else new_classifier(recipe, splits).latent_dim)
     choice = choose_generator(recipe, splits, latent_dim,
@@ -99,8 +171,11 @@ def open_run(run_dir, recipe: Recipe, data_dir=None, export_base=None, resume: b
     write_json(run_dir / "recipe.json", recipe.to_dict())
     if record is not None:
         write_json(run_dir / "data.json", record)
+        if (fit.changes or fit.capped) and not (resume and (run_dir / FIT_RECORD).is_file()):
+            write_json(run_dir / FIT_RECORD, {"changes": list(fit.changes),
+                                              "capped": list(fit.capped)})
     run = Run(run_dir, recipe, splits, dist, strategy == "multi-worker", chief,
               RunSummaries(run_dir), export_base or recipe.export.base, resume, model,
-              dict(model_info or {}), choice)
+              dict(model_info or {}), choice, allow_weak_model=allow_weak_model)
     keras.utils.set_random_seed(recipe.data.seed)
     return run

@@ -20,7 +20,8 @@ def card_evaluation(result: dict | None) -> dict | None:
     """The evaluation numbers a model card carries: per model, without details."""
     if not result:
         return result
-    keep = {k: result[k] for k in ("samples", "attack_titles") if k in result}
+    keep = {k: result[k] for k in ("samples", "attack_titles", "exported_method", "robust")
+            if k in result}
     for name in ("original", "hardened"):
         if name in result:
             keep[name] = {k: v for k, v in result[name].items() if k != "details"}
@@ -40,11 +41,18 @@ def export(run: Run, hardened, metrics: dict) -> tuple[dict, dict]:
     """
     if not run.chief:
         return {"skipped": "only the chief worker exports"}, {}
+    harden = metrics.get("harden") or {}
+    chosen = harden.get("exported_method", run.recipe.hardening.methods[0])
     metadata = {
         "lad_tf_version": lad_tf.__version__,
         "tensorflow_version": tf.__version__,
         "dataset": run.data.summary(),
-        "method": defence_title(run.recipe.hardening.methods[0]),
+        "method": (defence_title(chosen) if chosen != "original"
+                   else "none (the run's original classifier)"),
+        "method_key": chosen,
+        "export_choice": harden.get("export_choice"),
+        "threat": {"norm": "linf", "eps": run.recipe.evaluation.pgd_eps,
+                   "recipe": run.recipe.name},
         "recipe": run.recipe.to_dict(),
         "evaluation": card_evaluation(metrics.get("evaluate")),
         "run_dir": str(run.run_dir),

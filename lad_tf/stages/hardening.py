@@ -1,6 +1,8 @@
 """Stage 5, hardening: every defence of `hardening.methods`, then Fig. 7's one-eps models.
 
-Artifacts: hardened.keras (the first method, the one exported) and, per
+Artifacts: hardened.keras (the model the run exports, chosen on the
+validation split by `lad_tf.evaluation.choice`: the original or a defence)
+and, per
 method, methods/<method>.keras with methods/<method>.json (and
 methods/lad-eps-<eps>.keras for `hardening.sweep_eps`). A finished method is
 kept on disk, so a resumed run continues with the next one; the pipeline
@@ -18,6 +20,7 @@ import keras
 
 from lad_tf.boundary import GeneratedSet
 from lad_tf.defences.trainer import DefenceTrainer
+from lad_tf.evaluation.choice import candidate_files, choose_export
 from lad_tf.files import save_keras, write_json
 from lad_tf.metrics import accuracy
 from lad_tf.monitoring import log
@@ -92,7 +95,9 @@ def train_eps_model(run: Run, inputs: tuple, eps: float, path: Path) -> dict:
 
 def harden(run: Run, classifier, generator, svm, targets: TargetChoice) -> tuple[dict, dict]:
     """Builds every method of `hardening.methods` (lad_tf.defences) from the
-    original model (classifier.keras), then the one-eps models of Fig. 7.
+    original model (classifier.keras), then the one-eps models of Fig. 7,
+    then chooses the exported model on the validation split
+    (`lad_tf.evaluation.choice`).
 
     Args:
         run: the run (its recipe's `hardening` and defence sections).
@@ -102,9 +107,9 @@ def harden(run: Run, classifier, generator, svm, targets: TargetChoice) -> tuple
 
     Returns:
         (metrics: per method its info (examples, epochs, history, selection,
-         seconds, provider accuracy), the validation summary and the
-         exported method, {"hardened": the first method's model, as saved
-         in hardened.keras}).
+         seconds, provider accuracy), the validation summary, the export
+         choice and the exported method, {"hardened": the chosen model, as
+         saved in hardened.keras}).
     """
     cfg = run.recipe.hardening
     (run.run_dir / METHODS_DIR).mkdir(exist_ok=True)
@@ -120,18 +125,21 @@ def harden(run: Run, classifier, generator, svm, targets: TargetChoice) -> tuple
             continue
         result["sweep"][f"{eps:g}"] = train_eps_model(
             run, (classifier, generator, svm, targets), float(eps), path)
-    hardened = keras.models.load_model(run.run_dir / METHODS_DIR / f"{cfg.methods[0]}.keras")
-    save_keras(hardened, run.artifact("harden"))
-    main = result["methods"].get(cfg.methods[0], {})
-    result["exported_method"] = cfg.methods[0]
-    result["generated_examples"] = main.get("examples", 0)
-    result["history"] = main.get("history", {})
-    result["validation"] = validation_summary(result["methods"])
-    for name, row in result["validation"].items():
+    for name, row in validation_summary(result["methods"]).items():
         log(f"harden: {name}: best validation epoch {row['best_epoch']}, clean "
             f"{row['clean']:.4f}, PGD-{row['pgd_steps']} {row['robust']:.4f}, {row['seconds']:.0f} s"
             + (f", collapsed at epoch {row['collapsed_at_epoch']}" if row["collapsed_at_epoch"]
                else ""))
+    result["export_choice"] = choose_export(run.run_dir, run.recipe, run.data,
+                                            keras.models.load_model, log)
+    chosen = result["export_choice"]["chosen"]
+    hardened = keras.models.load_model(candidate_files(run.run_dir, cfg.methods)[chosen])
+    save_keras(hardened, run.artifact("harden"))
+    main = result["methods"].get(chosen, {})
+    result["exported_method"] = chosen
+    result["generated_examples"] = result["methods"].get(cfg.methods[0], {}).get("examples", 0)
+    result["history"] = main.get("history", {})
+    result["validation"] = validation_summary(result["methods"])
     return result, {"hardened": hardened}
 
 

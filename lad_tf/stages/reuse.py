@@ -1,6 +1,13 @@
 """`harden --from-run OLD_RUN`: a new run that starts from an earlier run's
 finished stages.
 
+A run of your model (`--model`) or your data (`--data`) can be a source when
+this run has the same model (file sha256 and latent layer; an in-memory
+model: the hash of its config and weights) and the same data (fingerprint):
+`check_same_sources` refuses any other before anything is written. Its
+classifier stage is your model saved as it is, so it is copied whenever the
+`data` section is unchanged.
+
 Changing one defence's budget should not retrain the generator. A stage of
 the earlier run is copied into the new run directory when the recipe values
 it depends on (`STAGE_DEPENDS`) are the same in both runs and every stage
@@ -86,10 +93,77 @@ def read_source(source) -> tuple[Path, dict]:
     if not recipe_path.is_file():
         raise LadError(f"--from-run {source}: not a run directory (no recipe.json there); pass "
                        "the folder a finished `harden` run wrote, e.g. runs/mnist-20261124-120000")
-    if (source / "data.json").is_file():
-        raise LadError(f"--from-run {source}: that run hardened your own data or model; "
-                       "--from-run reuses zoo runs only, use --resume --run-dir to continue it")
     return source, json.loads(recipe_path.read_text())
+
+
+def _provided(source: Path) -> dict | None:
+    """The earlier run's own model (metrics/classifier.json's "provided"), or
+    None: it trained the recipe's classifier, or never finished that stage."""
+    path = source / "metrics" / "classifier.json"
+    return json.loads(path.read_text()).get("provided") if path.is_file() else None
+
+
+def _model_difference(source: Path, info: dict | None) -> str | None:
+    """How this run's model differs from the earlier run's, or None."""
+    if not (source / "metrics" / "classifier.json").is_file():
+        return None  # no classifier stage to copy, so nothing that could differ
+    old = _provided(source)
+    if old is None and info is None:
+        return None
+    if old is None:
+        return "it trained the recipe's classifier, this run hardens your model (drop --model)"
+    cut = f"{old['source']} cut at {old.get('latent_layer')!r}"
+    if info is None:
+        return f"it hardened your model {cut} (pass the same --model and --latent-layer)"
+    if old.get("sha256") and info.get("sha256"):
+        same, key = old["sha256"] == info["sha256"], "sha256"
+    else:  # an in-memory model on either side: its config and weights
+        same, key = (bool(old.get("weights_sha256"))
+                     and old.get("weights_sha256") == info.get("weights_sha256")), "weights_sha256"
+    if same and old.get("latent_layer") == info.get("latent_layer"):
+        return None
+    return (f"it hardened {cut} ({key} {str(old.get(key))[:12]}), this run {info['source']} cut "
+            f"at {info.get('latent_layer')!r} ({key} {str(info.get(key))[:12]})")
+
+
+def _data_difference(source: Path, fingerprint: str | None) -> str | None:
+    """How this run's data differ from the earlier run's, or None."""
+    path = source / "data.json"
+    old = json.loads(path.read_text()) if path.is_file() else None
+    if old is None and fingerprint is None:
+        return None
+    if old is None:
+        return "it used the recipe's dataset, this run your data (drop --data)"
+    if fingerprint is None:
+        return f"it used your data {old['path']} (pass --data {old['path']})"
+    if old.get("fingerprint") == fingerprint:
+        return None
+    return (f"it used the data {old['path']} (fingerprint {str(old.get('fingerprint'))[:12]}), "
+            f"this run other data (fingerprint {fingerprint[:12]})")
+
+
+def check_same_sources(source, info: dict | None, fingerprint: str | None) -> None:
+    """Refuses --from-run when this run's model or data are not the earlier run's.
+
+    Args:
+        source: the earlier run directory.
+        info: this run's own model as `lad_tf.api` records it ("source",
+            "latent_layer", a file's "sha256", "weights_sha256"), or None.
+        fingerprint: this run's data fingerprint (`own_data.data_fingerprint`),
+            or None for the recipe's dataset.
+
+    Raises:
+        LadError: one line saying what differs: a file model's sha256 or
+            latent layer (an in-memory model on either side: the hash of its
+            config and weights), or the data's fingerprint.
+    """
+    source, _ = read_source(source)
+    differences = [d for d in (_model_difference(source, info),
+                               _data_difference(source, fingerprint)) if d]
+    if differences:
+        raise LadError(f"--from-run {source} made its stages from another model or data: "
+                       + "; ".join(differences) + "; pass the earlier run's model and data, or "
+                       "start a new run without --from-run")
 
 
 def seed_from_run(source, run_dir, recipe, table) -> dict:
@@ -109,11 +183,18 @@ def seed_from_run(source, run_dir, recipe, table) -> dict:
         run_dir/from_run.json.
     """
     source, old = read_source(source)
-    # Through JSON, as recipe.json holds it (tuples become lists).
-    run_dir, new = Path(run_dir), json.loads(json.dumps(recipe.to_dict()))
+    run_dir = Path(run_dir)
+    # The new run's recipe.json, fitted to its data (lad_tf.recipe_fit), else
+    # `recipe` through JSON, as recipe.json would hold it (tuples become lists).
+    saved = run_dir / "recipe.json"
+    new = (json.loads(saved.read_text()) if saved.is_file()
+           else json.loads(json.dumps(recipe.to_dict())))
+    provided = _provided(source) is not None  # same model and data: check_same_sources
     stages, redraw, changed = [], [], {}
     for stage in table:
         depends = STAGE_DEPENDS.get(stage.name)
+        if stage.name == "classifier" and provided:  # your model, saved as it is:
+            depends = ("data",)  # the recipe's classifier section is unused
         metrics = f"metrics/{stage.name}.json"
         if depends is None or not (source / stage.artifact).exists() \
                 or not (source / metrics).is_file():

@@ -42,7 +42,8 @@ class Run:
 
     Attributes:
         run_dir: the run directory (a worker-<id> folder on a non-chief worker).
-        recipe: the resolved `Recipe`.
+        recipe: the resolved `Recipe`, its per-class counts fitted to the
+            data (`lad_tf.recipe_fit`; what recipe.json holds).
         data: the run's `DatasetSplits` (the recipe's dataset, or your data).
         strategy: the tf.distribute strategy of the training stages.
         multi_worker: True under MultiWorkerMirroredStrategy (Keras' fit cannot run).
@@ -53,6 +54,8 @@ class Run:
         provided: your own classifier (a `LatentClassifier`), or None.
         provided_info: what `cut_model` reported about it.
         generator_choice: (name, model_args) of the generator to train.
+        allow_weak_model: go on when the original model reads the validation
+            split at no better than twice chance.
     """
 
     run_dir: Path
@@ -67,6 +70,7 @@ class Run:
     provided: Any = None
     provided_info: dict = dataclasses.field(default_factory=dict)
     generator_choice: tuple = ("auto", {})
+    allow_weak_model: bool = False
 
     def artifact(self, stage: str) -> Path:
         """The artifact file of `stage` (a name of `lad_tf.names.STAGES`)."""
