@@ -156,14 +156,14 @@ def open_run(run_dir, recipe: Recipe, data_dir=None, export_base=None, resume: b
     # the models cannot take these images.
     if model is not None:
         check_fits_data(model, splits.num_classes, splits.image_shape, splits.name)
+    latent_dim = (model.latent_dim if model is not None  # the zoo's model builds for them
+                  else new_classifier(recipe, splits).latent_dim)
     fit = fit_to_data(recipe, splits, record)
     recipe = fit.recipe
     resolve_mode(recipe.svm, splits.num_classes)  # svm.k against the classes, now
     started = resume and (run_dir / "metrics" / "classifier.json").is_file()
     if model is not None and not allow_weak_model and not started:
         check_reads_data(model, splits, record)
-    latent_dim = (model.latent_dim if model is not None
-                  else new_classifier(recipe, splits).latent_dim)
     choice = choose_generator(recipe, splits, latent_dim,
                               own=model is not None or record is not None)
     run_dir.mkdir(parents=True, exist_ok=True)
