@@ -337,8 +337,9 @@ def main(argv=None) -> int:
                              "pgd-at) or 'original' (classifier.keras); default: hardened.keras, "
                              "the model the run chose to export")
     parser.add_argument("--name", help="model name (default: the recipe's export.name; for a "
-                                       "--method the run did not choose, its '_lad' suffix, or "
-                                       "else its end, becomes '_NAME', e.g. lenet_digits_pgd-at)")
+                                       "--method the run did not choose, <export.name>_NAME, "
+                                       "e.g. lenet_digits_lad_demo_pgd-at, so it never becomes "
+                                       "a newer version of the model the run serves)")
     parser.add_argument("--base", help="base folder (default: the recipe's export.base, "
                                        "export/models)")
     parser.add_argument("--model", choices=["hardened", ORIGINAL],

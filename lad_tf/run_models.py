@@ -132,11 +132,11 @@ def run_metadata(run_dir: Path, which: str = "hardened") -> dict:
 
 
 def default_name(metadata: dict) -> str | None:
-    """The export name of a run's model: the recipe's `export.name`, with its
-    `_lad` suffix (else the end) changed to `_<method>` (a folder name) when
-    the model is not the one the run exports."""
+    """The export name of a run's model: the recipe's `export.name` for the
+    model the run chose, else `<export.name>_<method>` (a folder name), so
+    another model never becomes a newer version of the served one."""
     name = (metadata["recipe"].get("export") or {}).get("name")
     if not name or metadata["chosen_by_run"]:
         return name
     method = re.sub(r"[^A-Za-z0-9_.-]+", "-", metadata["method_key"]).strip(".-") or "model"
-    return f"{name[:-len('_lad')] if name.endswith('_lad') else name}_{method}"
+    return f"{name}_{method}"

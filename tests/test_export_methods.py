@@ -33,8 +33,8 @@ CHOICE = {"rule": "highest validation worst case within 2 points of the original
 FILES = {"original": "classifier.keras", "lad": "methods/lad.keras",
          "pgd-at": "methods/pgd-at.keras", "lad-eps-0.3": "methods/lad-eps-0.3.keras"}
 # the recipe's export.name is lenet_digits_lad; the run exports lad
-NAMES = {"lad": "lenet_digits_lad", "pgd-at": "lenet_digits_pgd-at",
-         "original": "lenet_digits_original"}
+NAMES = {"lad": "lenet_digits_lad", "pgd-at": "lenet_digits_lad_pgd-at",
+         "original": "lenet_digits_lad_original"}
 ACCURACY = {"original": 0.9, "lad": 0.88, "pgd-at": 0.8}  # the evaluation's clean accuracy
 
 
@@ -118,7 +118,7 @@ def test_cli_without_method_exports_the_runs_choice(run, tmp_path, capfd):
     # --model original, the older spelling of --method original
     assert run_main(export_main, run_dir, "--model", "original", "--base", tmp_path,
                     cwd=tmp_path, capfd=capfd).returncode == 0
-    check_export(tmp_path / "lenet_digits_original" / "1", models["original"], x, "original",
+    check_export(tmp_path / "lenet_digits_lad_original" / "1", models["original"], x, "original",
                  False)
 
 
@@ -177,7 +177,7 @@ BAD = {  # name: (arguments, what the error line says)
 def test_every_bad_input_is_one_error_line_and_writes_nothing(run, tmp_path, capfd):
     run_dir, models, _ = run
     base = tmp_path / "models"
-    lad_tf.export_model(models["lad"], base, "lenet_digits_pgd-at")  # a version already there
+    lad_tf.export_model(models["lad"], base, "lenet_digits_lad_pgd-at")  # a version already there
     runs = {"run": run_dir, **_broken_runs(run_dir, tmp_path)}
     before = snapshot(base), sorted(base.rglob("*"))
     for case, (args, needles) in BAD.items():
@@ -186,3 +186,17 @@ def test_every_bad_input_is_one_error_line_and_writes_nothing(run, tmp_path, cap
         assert_clean_error(result, *needles)
         assert "lad-eps" not in result.stderr.partition("it has")[2], case  # sweeps: not listed
         assert (snapshot(base), sorted(base.rglob("*"))) == before, case
+
+
+def test_another_method_never_takes_the_served_models_name():
+    """A run that serves PGD-AT as lenet_digits_lad: exporting its LAD model
+    must not become version 2 of lenet_digits_lad (TF Serving would serve it)."""
+    from lad_tf.run_models import default_name
+
+    recipe = {"export": {"name": "lenet_digits_lad"}}
+    assert default_name({"recipe": recipe, "chosen_by_run": True,
+                         "method_key": "pgd-at"}) == "lenet_digits_lad"
+    assert default_name({"recipe": recipe, "chosen_by_run": False,
+                         "method_key": "lad"}) == "lenet_digits_lad_lad"
+    assert default_name({"recipe": recipe, "chosen_by_run": False,
+                         "method_key": "lad+pgd"}) == "lenet_digits_lad_lad-pgd"
