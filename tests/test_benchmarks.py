@@ -35,3 +35,25 @@ def test_precision_benchmark_times_both_policies(tmp_path):
     assert set(out["step_seconds"]) == {"float32", "mixed_bfloat16"}
     assert all(s > 0 for s in out["step_seconds"].values()) and out["bfloat16_vs_float32"] > 0
     assert out["auto_chooses"] == resolve_precision("auto")
+
+
+def test_fast_robust_benchmark_quick_writes_its_row(tmp_path, mnist_dir):
+    """benchmarks.fast_robust --quick: trains PGD-AT from the MNIST recipe for
+    a few steps, selects on validation, measures clean accuracy on the 10,000
+    test images and the suite's worst case, and writes the JSON row issue 24
+    asks for (the numbers of a quick run mean nothing)."""
+    out = tmp_path / "fast.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.fast_robust", "--quick", "--set", "pgd_at.init=scratch",
+         "--run-dir", str(tmp_path / "run"), "--out", str(out)],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    row = json.loads(out.read_text())
+    assert row["training_seconds"] > 0 and row["test_images"] == 10000
+    assert row["worst_case_images"] == 10 and 0.0 <= row["worst_case_accuracy"] <= 1.0
+    assert row["worst_case_accuracy"] <= min(row["attacks"].values()) + 1e-9
+    assert row["recipe"]["pgd_at"]["init"] == "scratch" and row["selection"]["best_epoch"] is not None
+    assert row["machine"]["cpus"] >= 1 and "pgd_at.init=scratch" in row["command"]
+    assert (tmp_path / "run" / "methods" / "pgd-at.keras").is_file()  # a run python -m lad_tf.export reads
+    assert (tmp_path / "run" / "benchmark.json").is_file()

@@ -29,7 +29,7 @@ from lad_tf.evaluation import robust_tables
 from lad_tf.evaluation.costs import method_seconds, training_seconds
 from lad_tf.evaluation.figures import frontier_figure
 from lad_tf.evaluation.tables import attack_rows, method_title
-from lad_tf.files import write_text
+from lad_tf.files import write_json, write_text
 from lad_tf.formatting import pct
 from lad_tf.monitoring import save_png
 
@@ -170,6 +170,49 @@ def write_comparison(columns: list[Column], out_dir: Path) -> dict:
     return result
 
 
+def _recorded(run_dir: Path) -> dict:
+    """What made a run's models: `command` and `code_version` from
+    metrics/harden.json, else from benchmark.json (`benchmarks.fast_robust`);
+    the code version defaults to the one writing the leaderboard."""
+    from lad_tf.export import code_version  # lazy: TensorFlow
+
+    made = {}
+    for path in (run_dir / "benchmark.json", run_dir / "metrics" / "harden.json"):
+        if path.is_file():
+            made.update({k: v for k, v in json.loads(path.read_text()).items()
+                         if k in ("command", "code_version") and v})
+    made.setdefault("code_version", code_version())
+    return made
+
+
+def leaderboard_rows(columns: list[Column], result: dict, seconds: dict) -> list[dict]:
+    """One leaderboard row per column (RobustBench's fields where they apply):
+    name (the label), architecture, dataset, threat_model, eps, clean_acc (the
+    whole test split), worst_case_acc with its attacks and images, the masking
+    checks, reported (null: the paper reports no such row), training_seconds,
+    command and code_version (what the run recorded, else null)."""
+    suite = result.get("robust") or {}
+    rows = []
+    for col in columns:
+        row = result["models"][col.label]
+        recipe = json.loads((col.run_dir / "recipe.json").read_text())
+        made = _recorded(col.run_dir)
+        rows.append({
+            "name": col.label, "architecture": recipe.get("classifier", {}).get("model"),
+            "dataset": recipe.get("data", {}).get("dataset"), "threat_model": "Linf",
+            "eps": suite.get("eps"), "clean_acc": row["clean_accuracy"],
+            "clean_images": row.get("test_examples"),
+            "worst_case_acc": row["robust_accuracy"], "worst_case_images": row["robust_examples"],
+            "suite_images_clean_acc": row.get("robust_clean_accuracy"),
+            "attacks": {suite["titles"][a]: row.get(f"robust_{a}_accuracy")
+                        for a in suite.get("attacks", [])},
+            "masking_checks": {k: v["status"] for k, v in row.get("masking_checks", {}).items()},
+            "reported": None, "training_seconds": seconds[col.label],
+            "command": made.get("command"), "code_version": made.get("code_version"),
+            "source": f"{col.run_dir.name}:{col.method}"})
+    return rows
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m lad_tf.compare",
@@ -180,6 +223,9 @@ def parse_args(argv=None):
                         help="a model of an evaluated run; METHOD 'original' for the "
                              "undefended classifier")
     parser.add_argument("--out", required=True, help="folder for comparison.md and frontier.png")
+    parser.add_argument("--leaderboard", metavar="FILE.json",
+                        help="also write the models as a zoo leaderboard (zoo/<dataset>/"
+                             "leaderboard.json): one row each, named by its LABEL")
     return parser.parse_args(argv)
 
 
@@ -188,6 +234,11 @@ def main(argv=None) -> int:
     """The command: 0 on success, 2 with one `error:` line on a LadError."""
     args = parse_args(argv)
     columns = [parse_column(m) for m in args.models]
-    write_comparison(columns, Path(args.out))
+    result = write_comparison(columns, Path(args.out))
+    if args.leaderboard:
+        _, seconds = merged_result(columns)
+        rows = leaderboard_rows(columns, result, seconds)
+        write_json(Path(args.leaderboard), {"protocol": result.get("robust"), "models": rows})
+        print(f"wrote {args.leaderboard} ({len(rows)} model(s))")
     print(f"wrote {Path(args.out) / 'comparison.md'} and {Path(args.out) / 'frontier.png'}")
     return 0

@@ -44,13 +44,15 @@ def _intro(result: dict) -> list[str]:
 
 def attack_rows(result: dict, names: list[str]) -> list[str]:
     """Clean, every white-box attack (and its target rate), every transfer attack."""
-    models, titles, s = result["models"], result["attack_titles"], result["settings"]
+    models, titles, s = result["models"], result.get("attack_titles", {}), result["settings"]
 
     def cell(n, key):  # methods in evaluation.reduced_methods skip most attacks
         return pct(models[n][key]) if key in models[n] else "not run"
 
     lines = [_row("clean", (pct(models[n]["clean_accuracy"]) for n in names))]
     for a in s["attacks"]:
+        if not any(f"{a}_accuracy" in models[n] for n in names):
+            continue  # e.g. a model measured by the robust suite only (benchmarks.fast_robust)
         lines.append(_row(titles[a], (cell(n, f"{a}_accuracy") for n in names)))
         if ATTACKS[a].targeted:
             lines.append(_row(f"{a} target reached",

@@ -1,0 +1,143 @@
+"""Issue 24: the zoo ships hardened SavedModels, loads them in one line, lists
+and serves them, and judges your own model by the same protocol."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from _cli import assert_clean_error, run_main, run_module
+
+import lad_tf.zoo
+from lad_tf.sampling import balanced_subset
+from lad_tf.zoo.__main__ import main as zoo_main
+
+SHIPPED = [(dataset, row) for dataset in lad_tf.zoo.datasets()
+           for row in lad_tf.zoo.leaderboard(dataset)]
+
+
+def test_the_zoo_ships_mnist_pgd_at():
+    assert "pgd-at" in lad_tf.zoo.names("mnist")
+
+
+@pytest.mark.parametrize("dataset, row", SHIPPED, ids=[r["name"] for _, r in SHIPPED])
+def test_every_shipped_saved_model_answers_as_its_row(dataset, row, mnist):
+    """Its signatures, its card, and its clean accuracy on the card's 1,000
+    test images equal to its leaderboard row's within 0.2 points."""
+    path = lad_tf.zoo.saved_model_path(dataset, row["name"])
+    assert (path / "saved_model.pb").is_file() and path.parent.parent.name == "serving"
+    served = tf.saved_model.load(str(path))
+    assert {"serving_default", "predict_image_bytes", "model_card"} <= set(served.signatures)
+    card = json.loads((path / "assets" / "model_card.json").read_text())
+    assert card["dataset"] and card["method_key"] == row["name"]
+    idx = balanced_subset(mnist.y_test, 100, 0)
+    assert len(idx) == row["worst_case_images"] == 1000
+    logits = np.concatenate([served.signatures["serving_default"](
+        images=tf.constant(mnist.x_test[idx[i:i + 500]]))["logits"].numpy()
+        for i in range(0, len(idx), 500)])
+    clean = float(np.mean(logits.argmax(-1) == mnist.y_test[idx]))
+    assert abs(clean - row["suite_images_clean_acc"]) <= 0.002
+    assert row["worst_case_acc"] <= min(row["attacks"].values()) + 1e-9
+    # The Keras file holds the same weights: the same logits (float32, same ops).
+    model = lad_tf.zoo.load_model(dataset, row["name"])
+    np.testing.assert_allclose(np.asarray(model(mnist.x_test[idx[:64]])), logits[:64],
+                               atol=1e-4)
+
+
+def test_list_prints_the_leaderboard(capfd):
+    result = run_main(zoo_main, "list", "mnist", cwd=".", capfd=capfd)
+    assert result.returncode == 0
+    assert "pgd-at" in result.stdout and "worst case" in result.stdout
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["list", "imagenet"], ("no zoo models for 'imagenet'", "mnist")),
+    (["serve", "mnist", "resnet"], ("no zoo model 'resnet' for mnist", "pgd-at")),
+])
+def test_unknown_names_are_one_error_line_listing_what_is_there(args, needles, capfd):
+    assert_clean_error(run_main(zoo_main, *args, cwd=".", capfd=capfd), *needles)
+
+
+def test_python_unknown_names_raise_a_clear_error():
+    from lad_tf.errors import LadError
+
+    with pytest.raises(LadError, match="it ships .*pgd-at"):
+        lad_tf.zoo.load_model("mnist", "nope")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_one_rest_request(mnist):
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lad_tf.zoo", "serve", "mnist", "pgd-at", "--rest-port", str(port),
+         "--grpc-port", str(_free_port()), "--seconds", "90"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    try:
+        body = json.dumps({"signature_name": "serving_default",
+                           "instances": mnist.x_test[:2].tolist()}).encode()
+        deadline, reply = time.monotonic() + 80, None
+        while reply is None and time.monotonic() < deadline:  # bounded: the server starts
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/v1/models/pgd-at:predict", data=body,
+                    headers={"Content-Type": "application/json"})
+                reply = json.loads(urllib.request.urlopen(request, timeout=10).read())
+            except OSError:
+                time.sleep(1)
+        assert reply is not None, server.stderr.read() if server.poll() is not None else ""
+        classes = [p["classes"] for p in reply["predictions"]]
+        assert classes == mnist.y_test[:2].tolist()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _small_model(softmax: bool = False) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    if softmax:
+        layers.append(keras.layers.Softmax())
+    return keras.Sequential(layers)
+
+
+SHORT = ["--set", "evaluation.robust_per_class=1", "--set", "evaluation.masking_per_class=1",
+         "--set", 'evaluation.attack_params={"apgd":{"max_iter":2},"apgd_t":{"max_iter":2,'
+                  '"n_target_classes":2},"square":{"max_iter":5},'
+                  '"pgd_restarts":{"nb_iter":2,"restarts":1},"pgd":{"nb_iter":2}}']
+
+
+@pytest.mark.parametrize("softmax", [False, True])
+def test_benchmark_your_model_prints_a_row_and_its_command(softmax, tmp_path, mnist_dir):
+    model = _small_model(softmax)
+    model.save(tmp_path / "mine.keras")
+    # In a subprocess: ART's attacks, run in-process under capfd, leave a logger
+    # writing to the fixture's closed file (pytest then loses sys.stderr).
+    result = run_module("lad_tf.zoo", "benchmark", str(tmp_path / "mine.keras"), "--dataset",
+                        "mnist", "--cache-dir", str(tmp_path / "cache"), *SHORT, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    row_line, command = result.stdout.strip().splitlines()[-2:]
+    assert row_line.startswith("mine") and "worst case" in row_line and "(10 images" in row_line
+    assert command.startswith("reproduce: python -m lad_tf.zoo benchmark")
+    assert ("read log(p) as its logits" in result.stderr) == softmax
+
+
+def test_benchmark_refuses_a_model_of_another_input_shape(tmp_path, capfd, mnist_dir):
+    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                      keras.layers.Dense(10)]).save(tmp_path / "rgb.keras")
+    result = run_main(zoo_main, "benchmark", tmp_path / "rgb.keras", "--dataset", "mnist",
+                      cwd=tmp_path, capfd=capfd)
+    assert_clean_error(result, "takes images of shape (32, 32, 3)", "(28, 28, 1)")
