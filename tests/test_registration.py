@@ -8,32 +8,19 @@ import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
 import pytest
 
 from lad_tf.attention_svm import AttentionSVM
 from lad_tf.files import save_keras
-from lad_tf.models import CutClassifier, build_classifier
-from lad_tf.own_model import cut_model
+from lad_tf.models import build_classifier
+from test_saving import _cut_classifier  # a provider's Functional CNN cut at fc1
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 # The reloaded models run the same float32 kernels on the same inputs with the
 # same weights (normally bit-identical); the tolerance allows a reloaded graph's
 # ops to be ordered or fused differently (a few float32 ulps on outputs of order 1).
 RTOL, ATOL = 1e-6, 1e-6
-
-
-def _cut_classifier() -> CutClassifier:
-    """A provider's Functional CNN cut at fc1 (what `harden --model` saves)."""
-    images = keras.Input((8, 8, 1), name="images")
-    h = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(images)
-    h = keras.layers.Flatten(name="flat")(h)
-    h = keras.layers.Dense(6, activation="relu", name="fc1")(h)
-    probs = keras.layers.Dense(3, activation="softmax", name="probs")(h)
-    classifier, _ = cut_model(keras.Model(images, probs, name="tiny"), "fc1", source="tiny.keras")
-    assert isinstance(classifier, CutClassifier)
-    return classifier
 
 
 @pytest.fixture(scope="module")
