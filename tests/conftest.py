@@ -17,6 +17,13 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# ART configures a logging StreamHandler on whatever sys.stderr is when it is first
+# imported. The attacks import it lazily; first imported inside a test that captures
+# with capfd (an in-process run whose export choice attacks), the handler kept that
+# test's capture file and wrote to it after it was closed, and pytest lost stderr for
+# every later test of the worker (577 errors). Imported here, it binds the real stderr.
+import art  # noqa: E402,F401
+
 
 # The files whose tests take the longest (end-to-end runs), longest first. The
 # suite runs on pytest-xdist workers one file at a time (--dist loadfile, in
