@@ -127,7 +127,8 @@ def test_benchmark_your_model_prints_a_row_and_its_command(softmax, tmp_path, mn
     # In a subprocess: ART's attacks, run in-process under capfd, leave a logger
     # writing to the fixture's closed file (pytest then loses sys.stderr).
     result = run_module("lad_tf.zoo", "benchmark", str(tmp_path / "mine.keras"), "--dataset",
-                        "mnist", "--cache-dir", str(tmp_path / "cache"), *SHORT, cwd=tmp_path)
+                        "mnist", "--data-dir", mnist_dir, "--cache-dir", str(tmp_path / "cache"),
+                        *SHORT, cwd=tmp_path)  # --data-dir: $LAD_DATA_DIR may be relative
     assert result.returncode == 0, result.stderr[-2000:]
     row_line, command = result.stdout.strip().splitlines()[-2:]
     assert row_line.startswith("mine") and "worst case" in row_line and "(10 images" in row_line
@@ -139,5 +140,5 @@ def test_benchmark_refuses_a_model_of_another_input_shape(tmp_path, capfd, mnist
     keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
                       keras.layers.Dense(10)]).save(tmp_path / "rgb.keras")
     result = run_main(zoo_main, "benchmark", tmp_path / "rgb.keras", "--dataset", "mnist",
-                      cwd=tmp_path, capfd=capfd)
+                      "--data-dir", mnist_dir, cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, "takes images of shape (32, 32, 3)", "(28, 28, 1)")
