@@ -33,10 +33,15 @@ def main(argv=None) -> int:
                         choices=["training", "generator", "throughput", "svm", "pipeline"])
     args = parser.parse_args(argv)
 
-    from benchmarks import (generator_convergence, pipeline_cost, svm_targets, throughput,
-                            training_cost)
+    from benchmarks import (
+        generator_convergence,
+        pipeline_cost,
+        svm_targets,
+        throughput,
+        training_cost,
+    )
     from lad_tf.data import load_dataset
-    from lad_tf.errors import LadError
+    from lad_tf.utils.errors import LadError
 
     try:
         data = load_dataset("mnist", data_dir=args.data_dir)

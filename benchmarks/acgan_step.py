@@ -24,8 +24,8 @@ def _step_seconds(data, jit: bool, channels: int, n_critic: int, steps: int,
 
     from benchmarks.timing import median_seconds
     from lad_tf.models.acgan import ACGAN
-    from lad_tf.models.acgan_critic import ACGANCritic
-    from lad_tf.models.acgan_generator import ACGANGenerator
+    from lad_tf.models.acgan.critic import ACGANCritic
+    from lad_tf.models.acgan.generator import ACGANGenerator
 
     keras.utils.set_random_seed(0)
     model = ACGAN(ACGANGenerator(128, data.num_classes, data.image_shape, channels),
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     from lad_tf.data import load_dataset
-    from lad_tf.errors import LadError
+    from lad_tf.utils.errors import LadError
 
     try:
         data = load_dataset("mnist", data_dir=args.data_dir)

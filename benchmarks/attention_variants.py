@@ -17,11 +17,17 @@ import keras
 import tensorflow as tf
 
 from lad_tf import models  # noqa: F401  (registers the classes)
-from lad_tf.attention_svm import (ATTENTIONS, AttentionSVM, fit_attention_svms, pair_datasets,
-                                  svm_accuracy, svm_pairs)
-from lad_tf.batching import batched
-from lad_tf.config import recipe_from_dict
 from lad_tf.data import load_dataset
+from lad_tf.lad.attention_svm import (
+    ATTENTIONS,
+    AttentionSVM,
+    fit_attention_svms,
+    pair_datasets,
+    svm_accuracy,
+    svm_pairs,
+)
+from lad_tf.recipe.schema import recipe_from_dict
+from lad_tf.utils.batching import batched
 
 
 def main(argv=None):

@@ -85,9 +85,9 @@ def train(method: str, recipe, data, run_dir: Path, log) -> tuple:
 
     from lad_tf.defences import DEFENCES
     from lad_tf.defences.trainer import DefenceTrainer
-    from lad_tf.files import save_keras
     from lad_tf.models import build_classifier
-    from lad_tf.monitoring import EpochLogger
+    from lad_tf.utils.files import save_keras
+    from lad_tf.utils.monitoring import EpochLogger
 
     spec = DEFENCES[method]
     cfg = getattr(recipe, spec.section)
@@ -124,7 +124,7 @@ def write_recipe(run_dir: Path, recipe, method: str):
     --method METHOD` serves the model with this benchmark's numbers in its card."""
     import dataclasses
 
-    from lad_tf.files import write_json
+    from lad_tf.utils.files import write_json
 
     recipe = dataclasses.replace(recipe, hardening=dataclasses.replace(
         recipe.hardening, methods=(method,)), export=dataclasses.replace(
@@ -135,10 +135,10 @@ def write_recipe(run_dir: Path, recipe, method: str):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from lad_tf.config import load_recipe
     from lad_tf.data import load_recipe_data
-    from lad_tf.files import write_json
-    from lad_tf.monitoring import log
+    from lad_tf.recipe.schema import load_recipe
+    from lad_tf.utils.files import write_json
+    from lad_tf.utils.monitoring import log
     from lad_tf.zoo.protocol import evaluation_record, measure
 
     overrides = [*(QUICK if args.quick else []), *args.overrides]
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     recipe = write_recipe(run_dir, recipe, args.method)
     model, info, seconds = train(args.method, recipe, data, run_dir, log)
     log(f"fast_robust: {args.method} trained in {seconds:.0f} s")
-    from lad_tf.export import code_version
+    from lad_tf.utils.provenance import code_version
 
     command = "python -m benchmarks.fast_robust " + " ".join(
         f"--set '{o}'" for o in args.overrides) + (" --quick" if args.quick else "")

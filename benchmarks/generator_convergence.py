@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lad_tf.batching import batched
 from lad_tf.defences import classification_loss
 from lad_tf.models import build_classifier, build_generator
+from lad_tf.utils.batching import batched
 
 PAPER_TEST_MSE = 0.00765
 
@@ -26,9 +26,9 @@ def measure(data, target: float = PAPER_TEST_MSE, max_seconds: float = 600,
         data: a `DatasetSplits` (MNIST).
         train_limit: use only the first N training images (quick mode).
     """
-    from lad_tf.config import load_recipe
-    from lad_tf.optimizers import make_optimizer
-    from lad_tf.precision import dtype_policy
+    from lad_tf.recipe.schema import load_recipe
+    from lad_tf.utils.optimizers import make_optimizer
+    from lad_tf.utils.precision import dtype_policy
 
     cfg = load_recipe("mnist").generator
     keras.utils.set_random_seed(0)

@@ -9,7 +9,6 @@ import sys
 import tempfile
 import time
 
-
 # The cost goal is for LAD itself (train to export with an FGSM / PGD-40
 # evaluation); the recipe's baselines and full attack suite are issue 3's
 # comparison, timed in the run's report instead.

@@ -18,9 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.timing import median_seconds
-from lad_tf.config import load_recipe
 from lad_tf.models import build_generator
-from lad_tf.precision import dtype_policy, native_bfloat16, resolve_precision
+from lad_tf.recipe.schema import load_recipe
+from lad_tf.utils.precision import dtype_policy, native_bfloat16, resolve_precision
 
 
 def _step_seconds(policy: str, z: np.ndarray, x: np.ndarray, repeats: int) -> float:

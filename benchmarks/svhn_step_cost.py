@@ -44,9 +44,9 @@ def measure(repeats: int = 7, steps: int = 3) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from lad_tf.config import load_recipe
     from lad_tf.defences import classification_loss, logits_accuracy
     from lad_tf.models import build_classifier, build_generator
+    from lad_tf.recipe.schema import load_recipe
 
     recipe = load_recipe("svhn")
     shape = (recipe.data.image_size, recipe.data.image_size, recipe.data.channels)

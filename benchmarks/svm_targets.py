@@ -60,9 +60,9 @@ def fit_case(latents_file: str, mode: str, k: int, per_class: int, epochs: int,
     import keras
     import numpy as np
 
-    from lad_tf.attention_svm import AttentionSVM, fit_attention_svms, pair_datasets
-    from lad_tf.config import load_recipe
-    from lad_tf.targets import choose_targets
+    from lad_tf.lad.attention_svm import AttentionSVM, fit_attention_svms, pair_datasets
+    from lad_tf.lad.targets import choose_targets
+    from lad_tf.recipe.schema import load_recipe
 
     with np.load(latents_file) as f:
         z, y = f["z"], f["y"]
@@ -108,9 +108,9 @@ def real_latents(data, train_images: int):
     import keras
     import tensorflow as tf
 
-    from lad_tf.batching import batched
     from lad_tf.defences import classification_loss
     from lad_tf.models import build_classifier
+    from lad_tf.utils.batching import batched
 
     keras.utils.set_random_seed(0)
     model = build_classifier("lenet")

@@ -10,12 +10,12 @@ import tensorflow as tf
 
 from benchmarks.timing import median_seconds
 from lad_tf.attacks.pgd import pgd
-from lad_tf.attention_svm import AttentionSVM
-from lad_tf.boundary import perturb_latents
-from lad_tf.export import export_model
-from lad_tf.config import load_recipe
+from lad_tf.lad.attention_svm import AttentionSVM
+from lad_tf.lad.boundary import perturb_latents
 from lad_tf.models import build_classifier, build_generator
-from lad_tf.precision import dtype_policy
+from lad_tf.recipe.schema import load_recipe
+from lad_tf.serving.export import export_model
+from lad_tf.utils.precision import dtype_policy
 
 
 def generation(x: np.ndarray, batch_sizes=(32, 128, 512), repeats: int = 5) -> list[dict]:

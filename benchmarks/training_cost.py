@@ -16,14 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.timing import median_seconds
-from lad_tf.defences import DEFENCES, PGDAdversarialTraining
-from lad_tf.attention_svm import AttentionSVM, ordered_pairs
-from lad_tf.boundary import perturb_latents
-from lad_tf.defences import LAD, classification_loss
+from lad_tf.defences import DEFENCES, LAD, PGDAdversarialTraining, classification_loss
 from lad_tf.defences.datasets import hardening_dataset
-from lad_tf.config import load_recipe
+from lad_tf.lad.attention_svm import AttentionSVM, ordered_pairs
+from lad_tf.lad.boundary import perturb_latents
 from lad_tf.models import build_classifier, build_generator
-from lad_tf.precision import dtype_policy
+from lad_tf.recipe.schema import load_recipe
+from lad_tf.utils.precision import dtype_policy
 
 
 def _fit_steps(model, dataset, steps):

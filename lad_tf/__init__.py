@@ -9,15 +9,14 @@ with `keras.models.load_model` after `import lad_tf`, in either order:
     keras.models.load_model("runs/x/methods/pgd-at.keras")
 
 The classes those files name register themselves with Keras when their
-modules (`lad_tf.models`, `lad_tf.attention_svm`) are imported: at once when
+modules (`lad_tf.models`, `lad_tf.lad.attention_svm`) are imported: at once when
 Keras is already imported, otherwise as soon as `import keras` (or
-`import tensorflow`, which imports keras) finishes (`lad_tf.registration`).
+`import tensorflow`, which imports keras) finishes (`lad_tf.utils.registration`).
 """
 
-__version__ = "0.1.0"
-
+from lad_tf._version import __version__  # noqa: E402
 from lad_tf.api import HardenResult, export_model, harden_model  # noqa: E402  (imports no TensorFlow)
-from lad_tf.registration import install as _install_registration  # noqa: E402  (no TensorFlow)
+from lad_tf.utils.registration import install as _install_registration  # noqa: E402  (no TensorFlow)
 
 _install_registration()
 

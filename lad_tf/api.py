@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 
 class HardenResult(NamedTuple):
@@ -53,7 +53,10 @@ def prepare_run_dir(dataset: str, recipe_path, overrides: list[str], run_dir, re
 
     Returns: (run directory, `Recipe`); on resume, the run's own recipe.
     """
-    from lad_tf.config import load_recipe, recipe_from_dict  # lazy: keeps `import lad_tf` fast
+    from lad_tf.recipe.schema import (  # lazy: `import lad_tf` fast
+        load_recipe,
+        recipe_from_dict,
+    )
 
     recipe = load_recipe(dataset, recipe_path, overrides)
     run_dir = resolve_run_dir(run_dir, dataset, resume)
@@ -74,8 +77,8 @@ def prepare_run_dir(dataset: str, recipe_path, overrides: list[str], run_dir, re
 
 def _refit(recipe, run_dir: Path):
     """`recipe` with the counts that the run lowered to fit its data (its
-    recipe_fitted.json, `lad_tf.recipe_fit`) lowered the same way."""
-    from lad_tf.recipe_fit import refit  # lazy, as load_recipe
+    recipe_fitted.json, `lad_tf.recipe.fit`) lowered the same way."""
+    from lad_tf.recipe.fit import refit  # lazy, as load_recipe
 
     record = run_dir / "recipe_fitted.json"
     changes = json.loads(record.read_text()).get("changes", []) if record.is_file() else []
@@ -98,16 +101,16 @@ def _as_overrides(overrides, method) -> list[str]:
 
 
 def _load_own_model(model, latent_layer):
-    """(classifier, info) for a model object or a .keras path (see lad_tf.own_model).
+    """(classifier, info) for a model object or a .keras path (see lad_tf.models.own_model).
 
     info records what identifies the model for --resume and --from-run: a
     file's "sha256", and for every model "weights_sha256" (its config and
-    weights after the cut, `lad_tf.files.weights_sha256`, whatever file it
+    weights after the cut, `lad_tf.utils.files.weights_sha256`, whatever file it
     came from), the one identity an in-memory model has.
     """
     # lazy: TensorFlow loads here, not on `import lad_tf`
-    from lad_tf.files import weights_sha256
-    from lad_tf.own_model import cut_model, file_sha256, load_model_file
+    from lad_tf.models.own_model import cut_model, file_sha256, load_model_file
+    from lad_tf.utils.files import weights_sha256
 
     if isinstance(model, (str, Path)):
         path = Path(model)
@@ -144,7 +147,7 @@ def _check_resumed_model(run_dir: Path, info: dict | None):
 def threat_lines(recipe) -> list[str]:
     """The run's first lines: the threat it hardens against and judges by
     (norm, eps, which recipe it came from) and how to change it."""
-    from lad_tf.names import TRAINING_SECTIONS
+    from lad_tf.recipe.names import TRAINING_SECTIONS
 
     ev, sel = recipe.evaluation, recipe.selection
     train = {f"{TRAINING_SECTIONS[m]}.eps": getattr(recipe, TRAINING_SECTIONS[m]).eps
@@ -231,8 +234,8 @@ def harden_model(model=None, dataset: str = "digits", *, latent_layer: str | Non
         _check_from_run(from_run, run_dir, resume, model, data)
     run_dir, resolved = prepare_run_dir(dataset, recipe, overrides, run_dir, resume)
     provided, info = _checked_model(model, latent_layer, from_run, data, resume, run_dir)
-    from lad_tf.monitoring import log  # lazy: TensorFlow loads here, not on `import lad_tf`
-    from lad_tf.pipeline import run_pipeline  # lazy, as above
+    from lad_tf.pipeline.runner import run_pipeline  # lazy, as above
+    from lad_tf.utils.monitoring import log  # lazy: TensorFlow loads here
 
     for line in [*threat_lines(resolved), *(describe_cut(info) if info is not None else ())]:
         log(line)
@@ -271,7 +274,7 @@ def _check_from_run(from_run, run_dir, resume: bool, model, data) -> None:
     if run_dir is not None and Path(run_dir).resolve() == Path(from_run).resolve():
         raise LadError(f"--from-run {from_run} is the run directory itself; pass a new "
                        "--run-dir")
-    from lad_tf.stages.reuse import read_source  # lazy: imports TensorFlow
+    from lad_tf.pipeline.reuse import read_source  # lazy: imports TensorFlow
 
     read_source(from_run)
 
@@ -279,9 +282,9 @@ def _check_from_run(from_run, run_dir, resume: bool, model, data) -> None:
 def _check_same_sources(from_run, info: dict | None, data) -> None:
     """LadError unless the model (file sha256 and latent layer; an in-memory
     model: the hash of its config and weights) and the data (fingerprint)
-    are the earlier run's (`lad_tf.stages.reuse.check_same_sources`)."""
+    are the earlier run's (`lad_tf.pipeline.reuse.check_same_sources`)."""
     from lad_tf.data.own_data import data_fingerprint  # lazy: imports TensorFlow
-    from lad_tf.stages.reuse import check_same_sources
+    from lad_tf.pipeline.reuse import check_same_sources
 
     check_same_sources(from_run, info, None if data is None else data_fingerprint(data))
 
@@ -316,7 +319,7 @@ def export_model(model, base=None, name: str | None = None,
     version of `<base>/<name>`.
 
     The one-call export of a notebook (`lad_tf.export_model(hardened, "export/models")`;
-    named like `lad_tf.export.export_model`, which it calls with defaults);
+    named like `lad_tf.serving.export.export_model`, which it calls with defaults);
     `harden_model` already exports the run's model, this writes any other
     (for example one hardened again, or another defence of a run:
     `lad_tf.export_model("runs/x", method="pgd-at")`, as `python -m
@@ -330,9 +333,9 @@ def export_model(model, base=None, name: str | None = None,
         base: the TF Serving base folder (default: export/models; for a run,
             its recipe's export.base).
         name: the model's folder under `base`; default `model.name`, for a
-            run `lad_tf.export.default_name` (the recipe's export.name, with
+            run `lad_tf.serving.export.default_name` (the recipe's export.name, with
             `_lad` made `_<method>` for a model the run did not choose).
-        metadata, **kwargs: as `lad_tf.export.export_model` (model card facts,
+        metadata, **kwargs: as `lad_tf.serving.export.export_model` (model card facts,
             max_batch, out_of_range).
         method: with a run directory, the model to export: a defence the run
             trained, "original", or None for the one the run chose
@@ -346,7 +349,7 @@ def export_model(model, base=None, name: str | None = None,
             file that cannot be loaded (nothing is written); `method` with a
             model object.
     """
-    from lad_tf import export  # TensorFlow loads here, not on `import lad_tf`
+    from lad_tf.serving import export  # TensorFlow loads here, not on `import lad_tf`
 
     if isinstance(model, (str, Path)):
         return export.export_run(model, method, name, base, metadata=metadata, **kwargs)

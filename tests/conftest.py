@@ -24,7 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # every later test of the worker (577 errors). Imported here, it binds the real stderr.
 import art  # noqa: E402,F401
 
-
 # The files whose tests take the longest (end-to-end runs), longest first. The
 # suite runs on pytest-xdist workers one file at a time (--dist loadfile, in
 # pyproject.toml), in collection order: starting the long files first lets the

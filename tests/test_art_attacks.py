@@ -12,8 +12,9 @@ from lad_tf.attacks.apgd import apgd
 from lad_tf.attacks.carlini_wagner import carlini_wagner_l2
 from lad_tf.attacks.jsma import jsma
 from lad_tf.attacks.square import square
-from lad_tf.batching import predict_labels
-from lad_tf.evaluate import attack_accuracy, balanced_subset
+from lad_tf.utils.batching import predict_labels
+from lad_tf.utils.metrics import attack_accuracy
+from lad_tf.utils.sampling import balanced_subset
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from lad_tf.attacks import ATTACKS, accepted_params, craft
-from lad_tf.batching import predict_labels
-from lad_tf.errors import LadError
-from lad_tf.evaluate import balanced_subset
+from lad_tf.utils.batching import predict_labels
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.sampling import balanced_subset
 
 EPS_ATTACKS = ["fgsm", "pgd", "bim", "mim", "apgd", "square", "apgd_t", "pgd_restarts"]
 

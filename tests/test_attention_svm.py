@@ -5,9 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pairs,
-                                  pair_datasets, svm_accuracy)
-from lad_tf.boundary import perturb_latents
+from lad_tf.lad.attention_svm import (
+    AttentionSVM,
+    fit_attention_svms,
+    ordered_pairs,
+    pair_datasets,
+    svm_accuracy,
+)
+from lad_tf.lad.boundary import perturb_latents
 
 
 def test_ordered_pairs():

@@ -29,7 +29,7 @@ def test_precision_benchmark_times_both_policies(tmp_path):
     """benchmarks.precision: one generator step per policy, side by side; the
     choice of `auto` it reports is the library's own."""
     from benchmarks import precision
-    from lad_tf.precision import resolve_precision
+    from lad_tf.utils.precision import resolve_precision
 
     out = precision.measure(batch_size=4, repeats=1)
     assert set(out["step_seconds"]) == {"float32", "mixed_bfloat16"}

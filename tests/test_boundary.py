@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lad_tf.boundary import GeneratedSet, select_sources
+from lad_tf.lad.boundary import GeneratedSet, select_sources
 
 
 def test_select_sources_is_balanced_and_seeded():

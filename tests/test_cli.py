@@ -143,7 +143,7 @@ def test_last_lines_show_every_model_and_mark_the_export():
     """The run ends with clean and worst-case accuracy of every model it
     built, the exported one marked with the rule that chose it, the threat and
     the suite named, and where TF Serving finds it (PGD-40 without a suite)."""
-    from lad_tf.pipeline import bought_lines
+    from lad_tf.pipeline.runner import bought_lines
 
     models = {"original": {"clean_accuracy": 0.9924, "robust_accuracy": 0.0},
               "lad": {"clean_accuracy": 0.9930, "robust_accuracy": 0.0},

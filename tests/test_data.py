@@ -15,8 +15,13 @@ import socket
 import numpy as np
 import pytest
 
-from lad_tf.data import (DatasetSplits, available_datasets, load_dataset, stratified_split)
-from lad_tf.errors import LadError
+from lad_tf.data import (
+    DatasetSplits,
+    available_datasets,
+    load_dataset,
+    stratified_split,
+)
+from lad_tf.utils.errors import LadError
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lad_tf.defences import (DEFENCES, LAD, LADFast, LADPGD, TRADES, FastAdversarialTraining,
-                             PGDAdversarialTraining)
+from lad_tf.defences import (
+    DEFENCES,
+    LAD,
+    LADPGD,
+    TRADES,
+    FastAdversarialTraining,
+    LADFast,
+    PGDAdversarialTraining,
+)
 from lad_tf.defences.perturb import fgsm_random_start, n_fgsm, pgd_linf
 from lad_tf.models import build_classifier
 
@@ -39,7 +46,7 @@ def batch(mnist):
 
 
 def test_every_registered_defence_builds_with_its_section():
-    from lad_tf.config import Recipe
+    from lad_tf.recipe.schema import Recipe
 
     recipe = Recipe()
     for name, spec in DEFENCES.items():
@@ -48,9 +55,9 @@ def test_every_registered_defence_builds_with_its_section():
 
 
 def test_registry_is_the_one_method_list_in_its_order():
-    """DEFENCES is keyed by lad_tf.names.METHOD_NAMES (the list recipes are
+    """DEFENCES is keyed by lad_tf.recipe.names.METHOD_NAMES (the list recipes are
     checked against), in that order; each `<attack>-ft` fine-tunes on that attack."""
-    from lad_tf.names import METHOD_NAMES
+    from lad_tf.recipe.names import METHOD_NAMES
 
     assert tuple(DEFENCES) == METHOD_NAMES
     assert all(spec.name == name for name, spec in DEFENCES.items())
@@ -184,8 +191,8 @@ def test_scratch_init_keeps_the_architecture_and_draws_fresh_weights(trained_len
 
 
 def test_recipe_refuses_an_unknown_init():
-    from lad_tf.config import recipe_from_dict
-    from lad_tf.errors import LadError
+    from lad_tf.recipe.schema import recipe_from_dict
+    from lad_tf.utils.errors import LadError
 
     with pytest.raises((LadError, ValueError), match="init must be original or scratch"):
         recipe_from_dict({"lad_pgd": {"init": "pretrained"}})

@@ -58,7 +58,7 @@ WORKER = textwrap.dedent("""
         keras.utils.set_random_seed(0)
         model = LAD(build_classifier("lenet"), alpha=0.5)
         model.compile(optimizer=keras.optimizers.SGD(0.05))
-    from lad_tf.distribute import fit_multi_worker
+    from lad_tf.utils.distribute import fit_multi_worker
     history = fit_multi_worker(model, hardening_dataset(x, y, xa, ya, batch_size=16), 1, strategy)
     print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["loss"][0],
                       "steps": int(model.optimizer.iterations.numpy())}))

@@ -1,31 +1,17 @@
 """lad_tf.evaluate: the command module keeps the names earlier code imported
 from it, and the registries match the names a recipe may use."""
 
-import lad_tf.evaluate as evaluate
+import lad_tf.cli.evaluate as evaluate
 
 
 def test_registries_match_the_names_a_recipe_may_use():
     from lad_tf.attacks import ATTACKS, NOT_IN_RECIPES
     from lad_tf.defences import DEFENCES as METHODS
-    from lad_tf.config import ATTACK_NAMES, METHOD_NAMES
+    from lad_tf.recipe.schema import ATTACK_NAMES, METHOD_NAMES
 
     assert NOT_IN_RECIPES == {"ga", "ga_t"}  # GA needs a trained AC-GAN (issue 11)
     assert tuple(n for n in ATTACKS if n not in NOT_IN_RECIPES) == ATTACK_NAMES
     assert tuple(METHODS) == METHOD_NAMES
-
-
-def test_evaluate_module_reexports_the_evaluation_package():
-    from lad_tf import batching, metrics, sampling
-    from lad_tf.evaluation import budget, cli, costs, run, tables
-
-    assert evaluate.RunEvaluation is run.RunEvaluation
-    assert evaluate.accuracy is metrics.accuracy and evaluate.predict is batching.predict
-    assert evaluate.attack_accuracy is metrics.attack_accuracy
-    assert evaluate.balanced_subset is sampling.balanced_subset
-    assert evaluate.attack_params is budget.attack_params
-    assert evaluate.render_tables is tables.render_tables
-    assert evaluate.method_seconds is costs.method_seconds
-    assert evaluate.main is cli.main and evaluate.parse_args is cli.parse_args
 
 
 def test_command_line_options():

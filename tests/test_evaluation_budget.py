@@ -1,4 +1,4 @@
-"""lad_tf.evaluation.budget: the one copy of attack parameters, titles and
+"""lad_tf.attacks.budget: the one copy of attack parameters, titles and
 the batch / progress policy."""
 
 import dataclasses
@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lad_tf.config import EvaluationConfig
-from lad_tf.evaluation import budget
+from lad_tf.attacks import budget
+from lad_tf.recipe.schema import EvaluationConfig
 
 
 def test_attack_params_share_the_recipe_budget():

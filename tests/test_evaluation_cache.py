@@ -1,13 +1,19 @@
-"""lad_tf.evaluation.cache: one key scheme, atomic writes, stale files ignored."""
+"""lad_tf.utils.cache: one key scheme, atomic writes, stale files ignored."""
 
 import hashlib
 import json
 
 import numpy as np
 
-from lad_tf.evaluation.cache import (PerImageCache, ResultCache, read_keyed_json, read_keyed_npz,
-                                     write_keyed_json, write_npz)
-from lad_tf.files import cache_key
+from lad_tf.utils.cache import (
+    PerImageCache,
+    ResultCache,
+    read_keyed_json,
+    read_keyed_npz,
+    write_keyed_json,
+    write_npz,
+)
+from lad_tf.utils.files import cache_key
 
 
 def test_result_cache_keeps_the_key_of_earlier_runs(tmp_path):

@@ -2,7 +2,12 @@
 
 import json
 
-from lad_tf.evaluation.costs import LAD_SETUP, method_seconds, seconds_from_metrics, training_seconds
+from lad_tf.evaluation.costs import (
+    LAD_SETUP,
+    method_seconds,
+    seconds_from_metrics,
+    training_seconds,
+)
 
 
 def test_training_seconds_of_a_harden_stage_still_running(tmp_path):

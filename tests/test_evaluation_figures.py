@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_figures import EPS, _images, assert_rgb_image
 
 from lad_tf.evaluation import figures
-from test_figures import EPS, _images, assert_rgb_image
 
 
 def test_examples_figure():
@@ -80,7 +80,7 @@ def test_fig7_curves_from_a_result():
 
 
 def test_draw_result_figures_writes_fig7_and_the_frontier(tmp_path):
-    from lad_tf.monitoring import RunSummaries
+    from lad_tf.utils.monitoring import RunSummaries
 
     row = {"clean_accuracy": 0.99, "robust_accuracy": 0.1, "lad_accuracy": {"1": 0.5, "3": 0.2}}
     result = {"models": {"original": row, "lad": {**row, "robust_accuracy": 0.3}},

@@ -11,11 +11,11 @@ import pytest
 import tensorflow as tf
 
 from lad_tf.attacks import craft
-from lad_tf.batching import predict_labels
-from lad_tf.errors import LadError
 from lad_tf.evaluation import robust
-from lad_tf.evaluation.cache import PerImageCache, ResultCache
-from lad_tf.sampling import balanced_subset
+from lad_tf.utils.batching import predict_labels
+from lad_tf.utils.cache import PerImageCache, ResultCache
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.sampling import balanced_subset
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_per_image_results_are_cached_per_model_and_attack(tmp_path):
     ("evaluation.masking_per_class=1.5", "evaluation.masking_per_class must be an integer >= 0"),
 ])
 def test_recipe_rejects_bad_robust_suite_settings(override, needle):
-    from lad_tf.config import apply_overrides, recipe_from_dict
+    from lad_tf.recipe.schema import apply_overrides, recipe_from_dict
 
     with pytest.raises(LadError, match=re.escape(needle)):
         recipe_from_dict(apply_overrides({}, [override]))
@@ -164,7 +164,7 @@ def test_recipe_rejects_bad_robust_suite_settings(override, needle):
 def test_suite_plan_and_summary_follow_the_settings():
     import dataclasses
 
-    from lad_tf.config import EvaluationConfig
+    from lad_tf.recipe.schema import EvaluationConfig
 
     cfg = dataclasses.replace(EvaluationConfig(), robust_per_class=3, masking_per_class=1,
                               attack_params={"pgd": {"nb_iter": 20}})

@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lad_tf.config import recipe_from_dict
-from lad_tf.errors import LadError
 from lad_tf.evaluation.run import RunEvaluation
+from lad_tf.recipe.schema import recipe_from_dict
+from lad_tf.utils.errors import LadError
 
 
 @dataclasses.dataclass

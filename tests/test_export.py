@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lad_tf.export import export_model, main as export_main
+from lad_tf.cli.export import main as export_main
 from lad_tf.models import build_classifier
+from lad_tf.serving.export import export_model
 
 SAVED_MODEL_CLI = Path(sys.executable).parent / "saved_model_cli"
 REPO = Path(__file__).resolve().parent.parent
@@ -82,7 +83,7 @@ def test_export_killed_midway_leaves_previous_versions_intact(tmp_path):
     base = tmp_path / "models"
     script = textwrap.dedent(f"""
         import os, signal
-        import lad_tf.export as ex
+        import lad_tf.serving.export as ex
         from lad_tf.models import build_classifier
         model = build_classifier("lenet")
         print(ex.export_model(model, {str(base)!r}, "lenet"), flush=True)
@@ -110,7 +111,7 @@ def test_export_killed_midway_leaves_previous_versions_intact(tmp_path):
 def test_export_killed_at_random_moments_never_publishes_a_partial_version(tmp_path):
     base = tmp_path / "models"
     script = textwrap.dedent(f"""
-        from lad_tf.export import export_model
+        from lad_tf.serving.export import export_model
         from lad_tf.models import build_classifier
         model = build_classifier("lenet")
         while True:
@@ -337,7 +338,7 @@ def test_cli_bad_input_is_one_line_error(run_dir, tmp_path, capsys, args, needle
 def test_run_metadata_names_the_defence_the_run_exports(tmp_path):
     """`python -m lad_tf.export RUN`'s card says which defence the hardened
     model holds (the recipe's first method), not always LAD."""
-    from lad_tf.export import run_metadata
+    from lad_tf.serving.export import run_metadata
 
     (tmp_path / "recipe.json").write_text(json.dumps({"hardening": {"methods": ["pgd-at", "lad"]}}))
     assert run_metadata(tmp_path)["method"] == "PGD-AT (Madry)"

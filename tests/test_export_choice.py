@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 
 import lad_tf.models  # noqa: F401  registers LeNet for load_model
-from lad_tf.config import load_recipe
-from lad_tf.evaluation.choice import choice_lines, choose, choose_export, exported_method
-from lad_tf.files import save_keras
+from lad_tf.evaluation.choice import (
+    choice_lines,
+    choose,
+    choose_export,
+    exported_method,
+)
+from lad_tf.recipe.schema import load_recipe
+from lad_tf.utils.files import save_keras
 
 
 def test_the_most_robust_eligible_model_is_chosen():
@@ -118,7 +123,7 @@ def test_exported_method_reads_the_run_or_falls_back(tmp_path):
 def test_export_method_the_run_does_not_train_is_one_error_line(tmp_path, capfd):
     from _cli import assert_clean_error, run_main, snapshot
 
-    from lad_tf.harden import main as harden_main
+    from lad_tf.cli.harden import main as harden_main
 
     (tmp_path / "export" / "models" / "lenet_digits_lad_demo" / "1").mkdir(parents=True)
     (tmp_path / "export" / "models" / "lenet_digits_lad_demo" / "1" / "saved_model.pb").write_text("x")

@@ -13,15 +13,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from _cli import assert_clean_error, run_main, run_module, snapshot
 
 import lad_tf
-from _cli import assert_clean_error, run_main, run_module, snapshot
-from lad_tf.config import load_recipe
+from lad_tf.cli.export import main as export_main
 from lad_tf.defences import title
-from lad_tf.errors import LadError
-from lad_tf.export import main as export_main
-from lad_tf.files import save_keras
 from lad_tf.models import build_classifier
+from lad_tf.recipe.schema import load_recipe
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.files import save_keras
 
 CHOICE = {"rule": "highest validation worst case within 2 points of the original's clean "
                   "accuracy", "max_clean_drop": 2.0, "eps": 0.1, "norm": "linf",
@@ -191,7 +191,7 @@ def test_every_bad_input_is_one_error_line_and_writes_nothing(run, tmp_path, cap
 def test_another_method_never_takes_the_served_models_name():
     """A run that serves PGD-AT as lenet_digits_lad: exporting its LAD model
     must not become version 2 of lenet_digits_lad (TF Serving would serve it)."""
-    from lad_tf.run_models import default_name
+    from lad_tf.runs.exportable import default_name
 
     recipe = {"export": {"name": "lenet_digits_lad"}}
     assert default_name({"recipe": recipe, "chosen_by_run": True,

@@ -1,4 +1,4 @@
-"""lad_tf.figures: the training stages' figures (Figs. 3, 5, 6) render to a
+"""lad_tf.lad.figures: the training stages' figures (Figs. 3, 5, 6) render to a
 non-blank [1, H, W, 3] image; RunSummaries writes them."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lad_tf import figures
+from lad_tf.lad import figures
 
 EPS = [0.1, 2.0, 5.0, 10.0, 20.0]
 MNIST_PAIRS = np.array([(s, t) for s in range(10) for t in range(10) if s != t])
@@ -87,7 +87,7 @@ def test_render_closes_pyplot_figures():
 
 
 def test_run_summaries_writes_the_png(tmp_path):
-    from lad_tf.monitoring import RunSummaries
+    from lad_tf.utils.monitoring import RunSummaries
 
     rate = np.random.default_rng(0).random((2, 2))
     image = figures.pair_success_heatmap(rate, [[0, 1], [1, 0]], [1.0, 2.0], num_classes=2)

@@ -80,9 +80,9 @@ def test_bad_from_run_fails_before_writing(tmp_path):
 def test_run_older_than_the_sweep_file_is_copied_without_redrawing(source_run, tmp_path):
     import shutil
 
-    from lad_tf.config import recipe_from_dict
-    from lad_tf.pipeline import STAGE_TABLE
-    from lad_tf.stages.reuse import seed_from_run
+    from lad_tf.pipeline.reuse import seed_from_run
+    from lad_tf.pipeline.runner import STAGE_TABLE
+    from lad_tf.recipe.schema import recipe_from_dict
 
     cwd, old = source_run
     older = tmp_path / "older"

@@ -14,9 +14,9 @@ import pytest
 from _cli import assert_clean_error, run_main, run_module, snapshot
 from _folders import mnist_digits, write_png_folder
 
-from lad_tf.errors import LadError
-from lad_tf.harden import main as harden_main
-from lad_tf.stages.reuse import check_same_sources
+from lad_tf.cli.harden import main as harden_main
+from lad_tf.pipeline.reuse import check_same_sources
+from lad_tf.utils.errors import LadError
 
 BUDGETS = ["generator.epochs=1", "svm.epochs=1", "generation.eps_sweep=[1.0]",
            "hardening.epochs=1", "selection.pgd_steps=2"]

@@ -17,11 +17,11 @@ import keras
 import numpy as np
 import pytest
 
-from lad_tf.acgan import main as acgan_main
-from lad_tf.acgan import train_acgan
 from lad_tf.attacks import craft
 from lad_tf.attacks.ga import ga_search, initial_latents
-from lad_tf.errors import LadError
+from lad_tf.cli.acgan import main as acgan_main
+from lad_tf.studies.ga.acgan import train_acgan
+from lad_tf.utils.errors import LadError
 
 TINY = dict(dataset="digits", batch_size=32, latent_dim=16, channels=8, n_critic=2, chunk=3)
 
@@ -206,7 +206,7 @@ def test_the_critic_rate_decays_with_the_generator_rate(run):
     collapsed to one image per class)."""
     import tensorflow as tf
 
-    from lad_tf.acgan_training import compiled_acgan, training_images
+    from lad_tf.studies.ga.acgan_training import compiled_acgan, training_images
 
     data = training_images("digits", None)
     settings = json.loads((run / "acgan" / "state.json").read_text())["settings"]
@@ -234,8 +234,8 @@ def test_the_class_input_decides_the_class_a_classifier_reads(conditioned, class
 
 
 def test_select_scores_every_checkpoint_and_copies_the_best(run, classifier, tmp_path, capsys):
-    from lad_tf.acgan_select import main as select_main
-    from lad_tf.acgan_select import select_checkpoint
+    from lad_tf.studies.ga.acgan_select import main as select_main
+    from lad_tf.studies.ga.acgan_select import select_checkpoint
 
     path = tmp_path / "classifier.keras"
     classifier.save(path)
@@ -253,7 +253,7 @@ def test_select_scores_every_checkpoint_and_copies_the_best(run, classifier, tmp
 
 
 def test_select_averages_consecutive_checkpoints(run, classifier, tmp_path):
-    from lad_tf.acgan_select import select_checkpoint, set_mean_weights
+    from lad_tf.studies.ga.acgan_select import select_checkpoint, set_mean_weights
 
     path = tmp_path / "classifier.keras"
     classifier.save(path)

@@ -15,10 +15,10 @@ import pytest
 
 import lad_tf.models  # noqa: F401 (registers the classes the files hold)
 from lad_tf.attacks.ga import ga_search, initial_latents
-from lad_tf.batching import batched, predict
-from lad_tf.metrics import spread_ratio
-from lad_tf.stages.run import latents
-from lad_tf.traced import traced_call
+from lad_tf.pipeline.run import latents
+from lad_tf.utils.batching import batched, predict
+from lad_tf.utils.metrics import spread_ratio
+from lad_tf.utils.traced import traced_call
 
 ZOO = Path(__file__).resolve().parents[1] / "zoo" / "mnist" / "models"
 

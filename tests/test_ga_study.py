@@ -8,10 +8,11 @@ import keras
 import numpy as np
 import pytest
 
-from lad_tf import ga_study
-from lad_tf.acgan import train_acgan
-from lad_tf.config import recipe_from_dict
-from lad_tf.judge import judge_rates
+from lad_tf.cli import ga_study as ga_study_cli
+from lad_tf.recipe.schema import recipe_from_dict
+from lad_tf.studies.ga import study as ga_study
+from lad_tf.studies.ga.acgan import train_acgan
+from lad_tf.studies.ga.judge import judge_rates
 
 STUDY_ARGS = ["--steps", "3", "--per-class", "2", "--whitebox-per-class", "1",
               "--ft-per-class", "2", "--sample-per-class", "2", "--targeted-per-class", "1",
@@ -62,7 +63,7 @@ def tiny_run(tmp_path_factory):
 
 def test_the_study_writes_every_part_and_reuses_its_cache(tiny_run):
     run, acgan = tiny_run
-    assert ga_study.main([str(run), "--acgan", str(acgan), *STUDY_ARGS]) == 0
+    assert ga_study_cli.main([str(run), "--acgan", str(acgan), *STUDY_ARGS]) == 0
     results = ga_study.read_results(run)
     assert set(results) == set(ga_study.PARTS)
     assert results["samples"]["n"] == 20 and 0 <= results["samples"]["lenet_accuracy"] <= 1
@@ -87,7 +88,7 @@ def test_the_study_writes_every_part_and_reuses_its_cache(tiny_run):
         assert (run / "figures" / figure).stat().st_size > 0
     # A second call with the same settings reads its parts from the cache.
     lines = []
-    settings = ga_study._parse([str(run), "--acgan", str(acgan), *STUDY_ARGS])
+    settings = ga_study_cli._parse([str(run), "--acgan", str(acgan), *STUDY_ARGS])
     settings = ga_study.GASettings(**{f: getattr(settings, f)
                                       for f in ga_study.GASettings.__dataclass_fields__})
     ga_study.run_study(run, acgan, settings, ["samples", "transfer"], log=lines.append)
@@ -106,7 +107,7 @@ def test_ga_ft_never_restores_an_older_studys_selection(tiny_run):
     stale.save_weights(str(folder / "best.weights.h5"))
     (folder / "best.json").write_text(json.dumps(
         {"epoch": 1, "val_clean_accuracy": 1.0, "val_robust_accuracy": 1.0, "score": 1e9}))
-    settings = ga_study._parse([str(run), "--acgan", str(acgan), *STUDY_ARGS, "--seed", "1"])
+    settings = ga_study_cli._parse([str(run), "--acgan", str(acgan), *STUDY_ARGS, "--seed", "1"])
     settings = ga_study.GASettings(**{f: getattr(settings, f)
                                       for f in ga_study.GASettings.__dataclass_fields__})
     ga_study.run_study(run, acgan, settings, ["ga-ft"], log=lambda _: None)
@@ -125,7 +126,7 @@ def test_bad_input_is_one_clear_line(tiny_run, tmp_path, capsys):
              ([str(run), "--acgan", str(acgan), "--model", "x=" + str(tmp_path / "no.keras")],
               "--model takes LABEL=PATH")]
     for argv, message in cases:
-        assert ga_study.main(argv) == 2, argv
+        assert ga_study_cli.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err, err
 

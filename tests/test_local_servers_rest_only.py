@@ -16,11 +16,11 @@ import urllib.request
 
 import numpy as np
 import pytest
-
 from _cli import assert_clean_error, run_main
-from lad_tf.export import export_model
+
 from lad_tf.models import build_classifier
 from lad_tf.serving import local_servers
+from lad_tf.serving.export import export_model
 from lad_tf.serving.resolver import INSTALL_HINT, LocalModelServer
 
 NAME = "lenet"
@@ -30,7 +30,7 @@ WITHOUT_SERVING_API = textwrap.dedent("""
     import runpy, sys
     sys.modules["tensorflow_serving"] = None  # `import tensorflow_serving...` raises ImportError
     sys.argv = ["local_servers", *sys.argv[1:]]
-    runpy.run_module("lad_tf.serving.local_servers", run_name="__main__", alter_sys=True)
+    runpy.run_module("lad_tf.serve", run_name="__main__", alter_sys=True)
 """)
 
 

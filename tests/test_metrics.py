@@ -1,12 +1,17 @@
-"""lad_tf.metrics: accuracy and attack accuracy on a real, briefly trained LeNet."""
+"""lad_tf.utils.metrics: accuracy and attack accuracy on a real, briefly trained LeNet."""
 
 import numpy as np
 import pytest
 
 from lad_tf.attacks import fgsm, pgd
-from lad_tf.batching import predict
-from lad_tf.metrics import accuracy, attack_accuracy, perturbation_sizes, score_examples
-from lad_tf.sampling import balanced_subset
+from lad_tf.utils.batching import predict
+from lad_tf.utils.metrics import (
+    accuracy,
+    attack_accuracy,
+    perturbation_sizes,
+    score_examples,
+)
+from lad_tf.utils.sampling import balanced_subset
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lad_tf.errors import LadError
 from lad_tf.models import MnistGenerator, build_classifier, build_generator
+from lad_tf.utils.errors import LadError
 
 
 def test_table_xi_generator_shapes():

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from lad_tf.monitoring import EpochRecord
+from lad_tf.utils.monitoring import EpochRecord
 
 
 class Killed(Exception):

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
-from lad_tf.config import load_recipe
-from lad_tf.errors import LadError
-from lad_tf.targets import AUTO_NEAREST_ABOVE, choose_targets, resolve_mode
 from _cli import run_module
+
+from lad_tf.lad.targets import AUTO_NEAREST_ABOVE, choose_targets, resolve_mode
+from lad_tf.recipe.schema import load_recipe
+from lad_tf.utils.errors import LadError
 
 
 def nearest_recipe(k=3, measure="mean_distance"):
@@ -120,10 +120,11 @@ def test_nearest_targets_run_end_to_end(tiny_digits_run, tmp_path):
     pairs = [tuple(p) for p in targets["pairs"]]
     # Chosen from the run's own model on the provider split (not the test split).
     import keras
+
     import lad_tf.models  # noqa: F401 (registers the classes for loading)
-    from lad_tf.config import recipe_from_dict
     from lad_tf.data import load_recipe_data
-    from lad_tf.targets import nearest_by_confusion
+    from lad_tf.lad.targets import nearest_by_confusion
+    from lad_tf.recipe.schema import recipe_from_dict
 
     data = load_recipe_data(recipe_from_dict(json.loads((run_dir / "recipe.json").read_text())).data)
     logits = np.asarray(keras.models.load_model(run_dir / "classifier.keras")(data.x_provider))
@@ -148,7 +149,7 @@ def test_nearest_targets_run_end_to_end(tiny_digits_run, tmp_path):
         run_dir / "report.md").read_text()
     # The study generates along the run's pairs too (in this process:
     # test_robustness runs `python -m lad_tf.study` itself).
-    from lad_tf.study import run_study
+    from lad_tf.studies.lad_knobs import run_study
 
     run_study(run_dir, ["recipe"])
     row = json.loads((run_dir / "study.json").read_text())["variants"][0]

@@ -17,15 +17,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from _tiny import LAD_ONLY_FAST_EVALUATION
 from _cli import assert_clean_error, run_main, run_module, snapshot
+from _tiny import LAD_ONLY_FAST_EVALUATION
 
 import lad_tf
 import lad_tf.models  # noqa: F401  registers the zoo's classes, so load_model reads LeNet
-from lad_tf.config import load_recipe
+from lad_tf.cli.harden import main as harden_main
 from lad_tf.data.own_data import load_own_data, load_run_data
-from lad_tf.errors import LadError
-from lad_tf.harden import main as harden_main
+from lad_tf.recipe.schema import load_recipe
+from lad_tf.utils.errors import LadError
 
 PER_CLASS = 60
 # The smallest budgets the digits recipe allows, as `--set` pairs; the folder's

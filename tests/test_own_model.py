@@ -18,14 +18,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from _tiny import LAD_ONLY_FAST_EVALUATION
 from _cli import assert_clean_error, run_main, run_module, snapshot
+from _tiny import LAD_ONLY_FAST_EVALUATION
 
 import lad_tf
-from lad_tf.errors import LadError
-from lad_tf.harden import main as harden_main
+from lad_tf.cli.harden import main as harden_main
 from lad_tf.models import CutClassifier, LeNet
-from lad_tf.own_model import cut_model
+from lad_tf.models.own_model import cut_model
+from lad_tf.utils.errors import LadError
 
 # The smallest budgets the digits recipe allows, as `--set` pairs.
 TINY = [

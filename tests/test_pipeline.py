@@ -1,12 +1,12 @@
-"""The stage table (lad_tf.pipeline): its order and data flow, and how
+"""The stage table (lad_tf.pipeline.runner): its order and data flow, and how
 `run_stages` reuses, reruns and invalidates stages, on stand-in stages that
 write small files (the real stages: test_resume.py, test_cli.py)."""
 
 import json
 
-from lad_tf.names import STAGES
-from lad_tf.pipeline import MODELS, STAGE_TABLE, Stage, run_stages
-from lad_tf.stages.run import ARTIFACTS, Run
+from lad_tf.pipeline.run import ARTIFACTS, Run
+from lad_tf.pipeline.runner import MODELS, STAGE_TABLE, Stage, run_stages
+from lad_tf.recipe.names import STAGES
 
 
 def test_table_follows_the_stage_names_and_feeds_each_stage_from_earlier_ones():

@@ -5,9 +5,9 @@ from pathlib import Path
 import keras
 import pytest
 
-from lad_tf import precision
-from lad_tf.config import Recipe, recipe_from_dict
-from lad_tf.errors import LadError
+from lad_tf.recipe.schema import Recipe, recipe_from_dict
+from lad_tf.utils import precision
+from lad_tf.utils.errors import LadError
 
 
 def test_explicit_precisions_pass_through():

@@ -1,5 +1,5 @@
 """Issue 23, "a recipe that fits the user's data": the recipe's per-class counts
-against the classes of every split (`lad_tf.recipe_fit`), before anything is
+against the classes of every split (`lad_tf.recipe.fit`), before anything is
 trained. Your data lowers the counts that do not fit; a zoo dataset stops with
 one `error:` line that gives a --set that fits; a class too small for any
 recipe stops with one line that names it and the images a class needs.
@@ -15,10 +15,18 @@ import pytest
 from _cli import assert_clean_error, run_main, snapshot
 from _folders import mnist_digits, write_png_folder
 
-from lad_tf.config import load_recipe
-from lad_tf.harden import main as harden_main
-from lad_tf.recipe_fit import (CAPPED, STRICT, fit_recipe, min_class_images, misfit_message,
-                               refit, too_few_message, with_values)
+from lad_tf.cli.harden import main as harden_main
+from lad_tf.recipe.fit import (
+    CAPPED,
+    STRICT,
+    fit_recipe,
+    min_class_images,
+    misfit_message,
+    refit,
+    too_few_message,
+    with_values,
+)
+from lad_tf.recipe.schema import load_recipe
 
 # A folder of 30 images per class under the mnist recipe (20% test, then 1/6
 # provider, 4% validation): what `test_recipe_fit_run.py` meets.

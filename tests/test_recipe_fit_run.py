@@ -12,7 +12,7 @@ import pytest
 from _cli import run_main, run_module
 from _folders import mnist_digits, write_png_folder
 
-from lad_tf.harden import main as harden_main
+from lad_tf.cli.harden import main as harden_main
 
 BUDGETS = [
     "classifier.epochs=1", "generator.epochs=1", "svm.epochs=1", "hardening.epochs=1",

@@ -10,11 +10,11 @@ import textwrap
 
 import numpy as np
 import pytest
-
-from lad_tf.attention_svm import AttentionSVM
-from lad_tf.files import save_keras
-from lad_tf.models import build_classifier
 from test_saving import _cut_classifier  # a provider's Functional CNN cut at fc1
+
+from lad_tf.lad.attention_svm import AttentionSVM
+from lad_tf.models import build_classifier
+from lad_tf.utils.files import save_keras
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 # The reloaded models run the same float32 kernels on the same inputs with the

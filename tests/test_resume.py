@@ -78,7 +78,7 @@ def test_recomputed_upstream_stage_recomputes_the_per_method_files(tmp_path, tin
     before harden was reused; a recomputed generation makes it stale. The
     resumes call harden's main() in this process (the test above and test_cli
     run `python -m lad_tf.harden --resume`)."""
-    from lad_tf.harden import main
+    from lad_tf.cli.harden import main
 
     run_dir = tmp_path / "run"  # a copy of the finished shared run (same settings)
     shutil.copytree(tiny_digits_run[1], run_dir)

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
-from lad_tf.defences import DEFENCES as METHODS
-from lad_tf.config import ATTACK_NAMES
 from _cli import assert_clean_error, run_main, run_module, snapshot
 from _tiny import SHORT_EXPORT_CHOICE
+
+from lad_tf.defences import DEFENCES as METHODS
+from lad_tf.recipe.schema import ATTACK_NAMES
 
 ALL_METHODS = ",".join(METHODS)
 # Every method is built, hardened and scored (clean, FGSM, PGD, transfer, LAD
@@ -162,7 +162,7 @@ def test_figures_are_written(methods_run):
 
 
 def test_evaluate_command_quick_keeps_the_full_results(methods_run, capfd):
-    from lad_tf.evaluate import main
+    from lad_tf.cli.evaluate import main
 
     cwd, run_dir, _ = methods_run
     before = (run_dir / "evaluation.json").read_bytes()
@@ -185,7 +185,7 @@ def test_evaluate_command_quick_keeps_the_full_results(methods_run, capfd):
 def test_evaluate_method_limits_the_report_to_the_named_models(methods_run, capfd):
     """The command's main() in this process: the test above runs it as
     `python -m lad_tf.evaluate --quick --method`."""
-    from lad_tf.evaluate import main
+    from lad_tf.cli.evaluate import main
 
     cwd, run_dir, _ = methods_run
     result = run_main(main, run_dir, "--quick", "--method", "pgd-at", *QUICK_ATTACKS, cwd=cwd,
@@ -217,9 +217,9 @@ def test_study_command_runs_a_variant_on_the_validation_split(methods_run):
 def test_hardening_examples_never_come_from_the_test_split(methods_run):
     """The LAD set's sources index the provider split; none of those images is
     one the evaluation attacks."""
-    from lad_tf.boundary import GeneratedSet
     from lad_tf.data import load_dataset
-    from lad_tf.sampling import balanced_subset
+    from lad_tf.lad.boundary import GeneratedSet
+    from lad_tf.utils.sampling import balanced_subset
 
     _, run_dir, _ = methods_run
     recipe = json.loads((run_dir / "recipe.json").read_text())
@@ -243,7 +243,7 @@ def test_evaluate_rejects_a_folder_that_is_not_a_run(tmp_path, args, needle):
 def test_evaluate_only_accepts_evaluation_overrides(methods_run, capfd):
     """main() in this process (test_evaluate_rejects_a_folder_that_is_not_a_run
     checks an error of `python -m lad_tf.evaluate` itself)."""
-    from lad_tf.evaluate import main
+    from lad_tf.cli.evaluate import main
 
     cwd, run_dir, _ = methods_run
     result = run_main(main, run_dir, "--quick", "--set", "hardening.alpha=0.1", cwd=cwd,

@@ -1,12 +1,12 @@
-"""lad_tf.sampling and lad_tf.evaluation.samples: which images each attack runs on."""
+"""lad_tf.utils.sampling and lad_tf.evaluation.samples: which images each attack runs on."""
 
 import dataclasses
 
 import numpy as np
 
-from lad_tf.config import EvaluationConfig
 from lad_tf.evaluation.samples import robust_samples, sample_for, sample_sizes
-from lad_tf.sampling import balanced_subset, targeted_subset
+from lad_tf.recipe.schema import EvaluationConfig
+from lad_tf.utils.sampling import balanced_subset, targeted_subset
 
 
 def test_balanced_subset():

@@ -18,11 +18,25 @@ import keras
 import numpy as np
 import pytest
 
-from lad_tf.attention_svm import AttentionSVM
-from lad_tf.models import (ACGAN, ACGANCritic, ACGANGenerator, AutoGenerator, BlackBoxCNN,
-                           CelebAGenerator, CelebANet, ConvGenerator, CutClassifier, JudgeNet,
-                           LeNet, MnistGenerator, SvhnGenerator, SvhnNet, VGGNet)
-from lad_tf.own_model import cut_model
+from lad_tf.lad.attention_svm import AttentionSVM
+from lad_tf.models import (
+    ACGAN,
+    ACGANCritic,
+    ACGANGenerator,
+    AutoGenerator,
+    BlackBoxCNN,
+    CelebAGenerator,
+    CelebANet,
+    ConvGenerator,
+    CutClassifier,
+    JudgeNet,
+    LeNet,
+    MnistGenerator,
+    SvhnGenerator,
+    SvhnNet,
+    VGGNet,
+)
+from lad_tf.models.own_model import cut_model
 
 # The reloaded model runs the same float32 kernels on the same batch with the
 # same weights, so its outputs are normally bit-identical; the tolerance only

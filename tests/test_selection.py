@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from lad_tf.config import Recipe
 from lad_tf.data import RawData, make_splits
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.models import build_classifier
+from lad_tf.recipe.schema import Recipe
 
 
 def _index_coded(n=600, k=10):

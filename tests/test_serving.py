@@ -26,8 +26,8 @@ except ImportError:  # CI installs it (README test command); elsewhere say how
     pytest.skip('tensorflow-serving-api is not installed: pip install --no-deps '
                 '"tensorflow-serving-api>=2.21,<2.22"', allow_module_level=True)
 
-from lad_tf import client
-from lad_tf.export import export_model
+from lad_tf.cli import client
+from lad_tf.serving.export import export_model
 from lad_tf.serving.local_servers import grpc_server, rest_server
 from lad_tf.serving.resolver import LocalModelServer, ServingError
 

@@ -1,13 +1,13 @@
-"""The export stage (lad_tf.stages.export): what it hands the SavedModel
+"""The export stage (lad_tf.pipeline.stages.export): what it hands the SavedModel
 export (the model card's facts) and what it records in export.json."""
 
 import json
 import types
 from pathlib import Path
 
-from lad_tf.config import Recipe
-from lad_tf.stages import export as export_stage
-from lad_tf.stages.run import Run
+from lad_tf.pipeline.run import Run
+from lad_tf.pipeline.stages import export as export_stage
+from lad_tf.recipe.schema import Recipe
 
 
 def test_export_stage_passes_the_evaluation_to_the_card_and_records_the_version(

@@ -1,15 +1,15 @@
 """The figures of the generation stage are drawn from its saved files
-(lad_tf.stages.figures), with no model and no training."""
+(lad_tf.pipeline.stages.figures), with no model and no training."""
 
 import types
 
 import numpy as np
 
-from lad_tf.boundary import GeneratedSet
-from lad_tf.monitoring import RunSummaries
-from lad_tf.stages.figures import generation_figures
-from lad_tf.stages.generation import sweep_path
-from lad_tf.stages.run import Run
+from lad_tf.lad.boundary import GeneratedSet
+from lad_tf.pipeline.run import Run
+from lad_tf.pipeline.stages.figures import generation_figures
+from lad_tf.pipeline.stages.generate import sweep_path
+from lad_tf.utils.monitoring import RunSummaries
 
 
 def test_generation_figures_read_the_saved_sweep(tmp_path):

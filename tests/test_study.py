@@ -4,8 +4,9 @@ import json
 
 import numpy as np
 
-from lad_tf import study
-from lad_tf.config import Recipe, recipe_from_dict
+from lad_tf.cli import study as study_cli
+from lad_tf.recipe.schema import Recipe, recipe_from_dict
+from lad_tf.studies import lad_knobs as study
 
 
 def test_every_variant_is_a_valid_hardening_setting():
@@ -17,7 +18,7 @@ def test_every_variant_is_a_valid_hardening_setting():
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
-    assert study.main([str(tmp_path)]) == 2
+    assert study_cli.main([str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
 
 
@@ -26,7 +27,7 @@ def test_a_run_without_a_validation_split_is_refused(tmp_path, capsys, data_dir)
         recipe_from_dict({"data": {"dataset": "digits"}}).to_dict(), default=list))
     for name in ("classifier.keras", "generator.keras", "svm.keras"):
         (tmp_path / name).write_bytes(b"")
-    assert study.main([str(tmp_path)]) == 2
+    assert study_cli.main([str(tmp_path)]) == 2
     assert "no validation split" in capsys.readouterr().err
 
 

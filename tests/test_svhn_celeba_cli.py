@@ -8,11 +8,11 @@ import sys
 
 import keras
 import pytest
-from _tiny import LAD_ONLY_FAST_EVALUATION
 from _cli import assert_clean_error
+from _tiny import LAD_ONLY_FAST_EVALUATION
+from test_svhn_celeba_data import small_celeba, write_mat
 
 import lad_tf.models  # noqa: F401  (registers the classes for load_model)
-from test_svhn_celeba_data import small_celeba, write_mat
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 UNDER_MOCK = """
 import sys
 import tensorflow_datasets as tfds
-from lad_tf.harden import main
+from lad_tf.cli.harden import main
 with tfds.testing.mock_data(num_examples=int(sys.argv[1])):
     code = main(sys.argv[2:])
 sys.exit(code)

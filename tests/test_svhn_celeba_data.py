@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from lad_tf.data import celeba, load_dataset, svhn
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 SVHN_LABELS = [5, 1, 8, 9, 4, 2, 9]
 # Mean pixel (0..255) of each of the 7 real SVHN test digits, and the RGB of

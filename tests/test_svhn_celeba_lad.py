@@ -9,13 +9,20 @@ from cleverhans.tf2.attacks.fast_gradient_method import fast_gradient_method
 
 from lad_tf.attacks import fgsm, pgd
 from lad_tf.attacks.logits import softmax_logits
-from lad_tf.attention_svm import (AttentionSVM, fit_attention_svms, ordered_pairs,
-                                  pair_datasets, svm_accuracy, svm_for_pairs, svm_pairs)
-from lad_tf.boundary import perturb_latents
 from lad_tf.data import load_dataset
-from lad_tf.evaluate import accuracy, attack_accuracy
 from lad_tf.defences import classification_loss, logits_accuracy
+from lad_tf.lad.attention_svm import (
+    AttentionSVM,
+    fit_attention_svms,
+    ordered_pairs,
+    pair_datasets,
+    svm_accuracy,
+    svm_for_pairs,
+    svm_pairs,
+)
+from lad_tf.lad.boundary import perturb_latents
 from lad_tf.models import build_classifier
+from lad_tf.utils.metrics import accuracy, attack_accuracy
 
 
 def n_weights(model) -> int:

@@ -5,9 +5,15 @@ import keras
 import numpy as np
 import pytest
 
-from lad_tf.errors import LadError
-from lad_tf.models import (CelebAGenerator, CelebANet, SvhnGenerator, SvhnNet,
-                           build_classifier, build_generator)
+from lad_tf.models import (
+    CelebAGenerator,
+    CelebANet,
+    SvhnGenerator,
+    SvhnNet,
+    build_classifier,
+    build_generator,
+)
+from lad_tf.utils.errors import LadError
 
 TINY = {"width": 1 / 16}
 

@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 
 from lad_tf.models import build_classifier
-from lad_tf.traced import traced_call
+from lad_tf.utils.traced import traced_call
 
 
 def test_one_trace_for_every_batch_size_and_same_outputs():

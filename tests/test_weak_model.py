@@ -11,11 +11,11 @@ import pytest
 from _cli import assert_clean_error, run_main, snapshot
 from _folders import mnist_digits, write_png_folder
 
+from lad_tf.cli.harden import main as harden_main
 from lad_tf.data.splits import DatasetSplits
-from lad_tf.errors import LadError
-from lad_tf.harden import main as harden_main
-from lad_tf.own_model import cut_model
-from lad_tf.stages.data import check_reads_data
+from lad_tf.models.own_model import cut_model
+from lad_tf.pipeline.stages.data import check_reads_data
+from lad_tf.utils.errors import LadError
 
 
 def constant_model(shape, outputs: int, bias: float = 0.0):

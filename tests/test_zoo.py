@@ -18,8 +18,8 @@ import tensorflow as tf
 from _cli import assert_clean_error, run_main, run_module
 
 import lad_tf.zoo
-from lad_tf.sampling import balanced_subset
-from lad_tf.zoo.__main__ import main as zoo_main
+from lad_tf.cli.zoo import main as zoo_main
+from lad_tf.utils.sampling import balanced_subset
 
 SHIPPED = [(dataset, row) for dataset in lad_tf.zoo.datasets()
            for row in lad_tf.zoo.leaderboard(dataset)]
@@ -68,7 +68,7 @@ def test_unknown_names_are_one_error_line_listing_what_is_there(args, needles, c
 
 
 def test_python_unknown_names_raise_a_clear_error():
-    from lad_tf.errors import LadError
+    from lad_tf.utils.errors import LadError
 
     with pytest.raises(LadError, match="it ships .*pgd-at"):
         lad_tf.zoo.load_model("mnist", "nope")

@@ -27,7 +27,7 @@ from lad_tf.attacks.mim import mim
 from lad_tf.attacks.pgd import pgd
 from lad_tf.attacks.pgd_restarts import pgd_restarts
 from lad_tf.attacks.square import square
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 CLEVERHANS = "cleverhans 4.0.0"
 ART = "ART 1.20.1"
@@ -87,7 +87,7 @@ ATTACKS: dict[str, AttackSpec] = {s.name: s for s in [
           {"eps": 0.3, "eps_iter": 0.01, "nb_iter": 100, "restarts": 5, "seed": 0}),
     # GA (Song et al. 2018) synthesises images from an AC-GAN: pass acgan=;
     # x only sets the count and shape, y gives the source classes. Not yet a
-    # recipe attack (lad_tf.config.ATTACK_NAMES): it needs a trained AC-GAN.
+    # recipe attack (lad_tf.recipe.schema.ATTACK_NAMES): it needs a trained AC-GAN.
     _spec("ga", "GA (untargeted)", ga, LAD_TF, {}),
     _spec("ga_t", "GA (targeted)", ga_targeted, LAD_TF, {}, targeted=True),
 ]}

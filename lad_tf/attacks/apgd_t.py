@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.attacks.art import art_classifier, one_hot
-from lad_tf.batching import predict_labels
-from lad_tf.errors import LadError
+from lad_tf.utils.batching import predict_labels
+from lad_tf.utils.errors import LadError
 
 
 class TargetedDLR:

@@ -19,8 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.attacks.logits import softmax_logits
-from lad_tf.errors import LadError
-
+from lad_tf.utils.errors import LadError
 
 # Two messages of ART's own that a user cannot act on: its optional PyTorch
 # backends are missing (this project uses TensorFlow only), and TensorFlow's

@@ -36,8 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.attacks.logits import softmax_logits
-from lad_tf.errors import LadError
 from lad_tf.models.acgan import ACGAN
+from lad_tf.utils.errors import LadError
 
 DEFAULTS = {"steps": 1000, "lr": 1.0 / 64, "lambda1": 100.0, "lambda2": 100.0, "z_eps": 0.1,
             "noise_eps": 0.1, "noise_lr": 1.0, "langevin": 0.01, "seed": 0}

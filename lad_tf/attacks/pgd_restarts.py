@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from lad_tf.attacks.pgd import pgd
-from lad_tf.batching import predict_labels
-from lad_tf.errors import LadError
+from lad_tf.utils.batching import predict_labels
+from lad_tf.utils.errors import LadError
 
 
 def _check(eps, eps_iter, nb_iter, restarts):

@@ -5,8 +5,19 @@
     >>> splits.dataset("train", batch_size=128, shuffle=True)  # doctest: +SKIP
 """
 
-from lad_tf.data.registry import LOADERS, available_datasets, load_dataset, load_recipe_data
-from lad_tf.data.splits import SPLITS, DatasetSplits, RawData, make_splits, stratified_split
+from lad_tf.data.registry import (
+    LOADERS,
+    available_datasets,
+    load_dataset,
+    load_recipe_data,
+)
+from lad_tf.data.splits import (
+    SPLITS,
+    DatasetSplits,
+    RawData,
+    make_splits,
+    stratified_split,
+)
 
 __all__ = [
     "LOADERS",

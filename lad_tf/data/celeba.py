@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from lad_tf.data import sources
 from lad_tf.data.splits import RawData
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 ATTRIBUTE_FILE = "list_attr_celeba.txt"
 IMAGE_DIR = "img_align_celeba"

@@ -42,9 +42,15 @@ import tensorflow as tf
 
 from lad_tf.data.image_files import ImageFiles
 from lad_tf.data.registry import load_recipe_data
-from lad_tf.data.splits import DatasetSplits, RawData, make_splits, split_indices, to_unit_float
-from lad_tf.errors import LadError
-from lad_tf.files import file_sha256
+from lad_tf.data.splits import (
+    DatasetSplits,
+    RawData,
+    make_splits,
+    split_indices,
+    to_unit_float,
+)
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.files import file_sha256
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 # Images of a folder held out as the test split (it has no official one).

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from lad_tf.data import celeba, digits, mnist, svhn
 from lad_tf.data.splits import DatasetSplits, RawData, make_splits
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 Loader = Callable[..., RawData]
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 log = logging.getLogger(__name__)
 

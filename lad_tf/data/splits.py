@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.data.image_files import ImageFiles
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 SPLITS: tuple[str, ...] = ("train", "validation", "provider", "test")
 

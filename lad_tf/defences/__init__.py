@@ -31,7 +31,7 @@ from lad_tf.defences.lad_pgd import LADPGD
 from lad_tf.defences.pgd_at import PGDAdversarialTraining
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.defences.trades import TRADES
-from lad_tf.names import METHOD_NAMES
+from lad_tf.recipe.names import METHOD_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +113,7 @@ _OWN = {
                 "lad_pgd", "generated", _lad_pgd),
 }
 
-# The registry, in the order of the one name list (lad_tf.names.METHOD_NAMES,
+# The registry, in the order of the one name list (lad_tf.recipe.names.METHOD_NAMES,
 # which recipes are checked against before TensorFlow is imported).
 DEFENCES: dict[str, DefenceSpec] = {
     name: _ft(name) if name.endswith("-ft") else DefenceSpec(name, *_OWN[name])

@@ -3,7 +3,7 @@
     J~ = alpha * J(theta; x, y) + (1 - alpha) * J(theta; G(z + eps beta d), y_s)
 
 The generated set G(z') is made once from the provider split
-(`lad_tf.boundary`) and paired with training batches by
+(`lad_tf.lad.boundary`) and paired with training batches by
 `lad_tf.defences.datasets.hardening_dataset` or `paired_dataset`. The paper's
 fine-tuning baselines (FGSM-FT, ..., CW-FT) are the same step with another
 attack's examples in place of G(z'). The LAD hybrids (`lad_fast.py`,

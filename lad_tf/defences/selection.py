@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from lad_tf.attacks.logits import softmax_logits
 from lad_tf.defences.perturb import pgd_linf
-from lad_tf.files import write_json
+from lad_tf.utils.files import write_json
 
 CLEAN_WEIGHT = 0.01  # score = robust + 0.01 * clean: clean accuracy breaks ties
 

@@ -17,14 +17,14 @@ from typing import Callable
 import keras
 
 from lad_tf.attacks import ATTACKS
+from lad_tf.attacks.budget import attack_params, run_attack
 from lad_tf.attacks.logits import attack_classes
 from lad_tf.defences import DEFENCES
 from lad_tf.defences.datasets import hardening_dataset, paired_dataset
 from lad_tf.defences.selection import RobustSelection
-from lad_tf.errors import LadError
-from lad_tf.evaluation.budget import attack_params, run_attack
-from lad_tf.optimizers import make_optimizer
-from lad_tf.sampling import balanced_subset, targeted_subset
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.optimizers import make_optimizer
+from lad_tf.utils.sampling import balanced_subset, targeted_subset
 
 
 def fresh_copy(model: keras.Model, seed: int) -> keras.Model:

@@ -36,7 +36,7 @@ One module per job, in the order `run.RunEvaluation` calls them:
                   read by the defences for their fine-tuning examples)
     context       the run, its data and settings every result reads; model loading
     samples       which test images each attack runs on
-    cache         the result caches, one key scheme (`lad_tf.files.cache_key`)
+    cache         the result caches, one key scheme (`lad_tf.utils.files.cache_key`)
     whitebox      clean and white-box accuracy of one model
     robust        the robust suite: worst case per image, masking checks
     transfer      the black-box CNN and the examples crafted on it
@@ -50,5 +50,5 @@ One module per job, in the order `run.RunEvaluation` calls them:
     compare       `python -m lad_tf.compare`: models of several runs, one table and frontier
 
 This package imports nothing on its own: the defences import
-`lad_tf.evaluation.budget` without loading the rest of the evaluation.
+`lad_tf.attacks.budget` without loading the rest of the evaluation.
 """

@@ -19,7 +19,7 @@ much. A run without a validation split (`data.validation_fraction` 0)
 exports the first method, as it always did, and says so.
 
 Per-image results are cached in `<run>/export-choice/` under the model file's
-fingerprint and the settings (`lad_tf.evaluation.cache`), so a resumed run
+fingerprint and the settings (`lad_tf.utils.cache`), so a resumed run
 does not attack a finished candidate again.
 """
 
@@ -30,15 +30,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from lad_tf.batching import predict
-from lad_tf.evaluation.budget import run_attack, suite_title
-from lad_tf.evaluation.cache import PerImageCache, ResultCache
+from lad_tf.attacks.budget import run_attack, suite_title
 from lad_tf.evaluation.robust import SuitePlan, run_suite, suite_plan
-from lad_tf.files import fingerprint
-from lad_tf.sampling import balanced_subset
+from lad_tf.recipe.names import ORIGINAL
+from lad_tf.utils.batching import predict
+from lad_tf.utils.cache import PerImageCache, ResultCache
+from lad_tf.utils.files import fingerprint
+from lad_tf.utils.sampling import balanced_subset
 
 FOLDER = "export-choice"
-ORIGINAL = "original"
 
 
 def choice_settings(recipe):

@@ -19,19 +19,18 @@ Nothing is evaluated here: a model without a robust-suite result in its run's
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lad_tf.errors import LadError, command
 from lad_tf.evaluation import robust_tables
 from lad_tf.evaluation.costs import method_seconds, training_seconds
 from lad_tf.evaluation.figures import frontier_figure
 from lad_tf.evaluation.tables import attack_rows, method_title
-from lad_tf.files import write_json, write_text
-from lad_tf.formatting import pct
-from lad_tf.monitoring import save_png
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.files import write_text
+from lad_tf.utils.formatting import pct
+from lad_tf.utils.monitoring import save_png
 
 # evaluation.settings that decide which images each attack sees and how hard it
 # pushes; two runs differing in any of them are not in one table.
@@ -174,7 +173,7 @@ def _recorded(run_dir: Path) -> dict:
     """What made a run's models: `command` and `code_version` from
     metrics/harden.json, else from benchmark.json (`benchmarks.fast_robust`);
     the code version defaults to the one writing the leaderboard."""
-    from lad_tf.export import code_version  # lazy: TensorFlow
+    from lad_tf.utils.provenance import code_version  # lazy: TensorFlow
 
     made = {}
     for path in (run_dir / "benchmark.json", run_dir / "metrics" / "harden.json"):
@@ -211,34 +210,3 @@ def leaderboard_rows(columns: list[Column], result: dict, seconds: dict) -> list
             "command": made.get("command"), "code_version": made.get("code_version"),
             "source": f"{col.run_dir.name}:{col.method}"})
     return rows
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m lad_tf.compare",
-        description="Defences of several evaluated runs in one table (OUT/comparison.md) and "
-                    "one clean-vs-worst-case frontier (OUT/frontier.png). The runs must have "
-                    "been evaluated with the same data split, robust suite and settings.")
-    parser.add_argument("models", nargs="+", metavar="RUN_DIR:METHOD[=LABEL]",
-                        help="a model of an evaluated run; METHOD 'original' for the "
-                             "undefended classifier")
-    parser.add_argument("--out", required=True, help="folder for comparison.md and frontier.png")
-    parser.add_argument("--leaderboard", metavar="FILE.json",
-                        help="also write the models as a zoo leaderboard (zoo/<dataset>/"
-                             "leaderboard.json): one row each, named by its LABEL")
-    return parser.parse_args(argv)
-
-
-@command
-def main(argv=None) -> int:
-    """The command: 0 on success, 2 with one `error:` line on a LadError."""
-    args = parse_args(argv)
-    columns = [parse_column(m) for m in args.models]
-    result = write_comparison(columns, Path(args.out))
-    if args.leaderboard:
-        _, seconds = merged_result(columns)
-        rows = leaderboard_rows(columns, result, seconds)
-        write_json(Path(args.leaderboard), {"protocol": result.get("robust"), "models": rows})
-        print(f"wrote {args.leaderboard} ({len(rows)} model(s))")
-    print(f"wrote {Path(args.out) / 'comparison.md'} and {Path(args.out) / 'frontier.png'}")
-    return 0

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import keras
 
-from lad_tf import attention_svm, models
-from lad_tf.evaluation.cache import ResultCache
-from lad_tf.files import fingerprint
+from lad_tf import models
+from lad_tf.lad import attention_svm
+from lad_tf.utils.cache import ResultCache
+from lad_tf.utils.files import fingerprint
 
 # Imported for their side effect: they register the classes a run's files hold.
 _REGISTERED = (attention_svm, models)

@@ -9,15 +9,15 @@ import dataclasses
 import numpy as np
 
 from lad_tf.attacks import craft
+from lad_tf.attacks.budget import attack_params
 from lad_tf.attacks.logits import attack_classes
-from lad_tf.attention_svm import svm_for_pairs
-from lad_tf.batching import predict
-from lad_tf.boundary import GeneratedSet, generate
-from lad_tf.evaluation.budget import attack_params
-from lad_tf.evaluation.cache import read_keyed_json, write_keyed_json
-from lad_tf.files import cache_key, fingerprint
-from lad_tf.sampling import balanced_subset, targeted_subset
-from lad_tf.targets import run_targets
+from lad_tf.lad.attention_svm import svm_for_pairs
+from lad_tf.lad.boundary import GeneratedSet, generate
+from lad_tf.lad.targets import run_targets
+from lad_tf.utils.batching import predict
+from lad_tf.utils.cache import read_keyed_json, write_keyed_json
+from lad_tf.utils.files import cache_key, fingerprint
+from lad_tf.utils.sampling import balanced_subset, targeted_subset
 
 FGSM_SWEEP = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # FGSM examples per source
 

@@ -3,7 +3,7 @@ as FGSM, JSMA and LAD examples), Fig. 7 (accuracy against LAD eps) and the
 clean-vs-robust frontier sized by training time.
 
 The renderers take numpy arrays and return float32 [1, H, W, 3] images in
-[0, 1] (see `lad_tf.figures`); `draw_result_figures` and
+[0, 1] (see `lad_tf.lad.figures`); `draw_result_figures` and
 `draw_examples_figure` write them through a `RunSummaries`.
 """
 
@@ -13,10 +13,19 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from lad_tf.batching import predict
 from lad_tf.evaluation.tables import method_title
-from lad_tf.figures import (HEADER_SIZE, LABEL_SIZE, TITLE_SIZE, check_images, label_text,
-                            new_figure, render, show)
+from lad_tf.lad.figures import (
+    HEADER_SIZE,
+    LABEL_SIZE,
+    TITLE_SIZE,
+    check_images,
+    label_text,
+    new_figure,
+    render,
+    show,
+)
+from lad_tf.utils.batching import predict
+
 
 def examples_figure(columns: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
                     n: int = 8) -> np.ndarray:

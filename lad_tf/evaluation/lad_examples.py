@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from lad_tf.attention_svm import svm_for_pairs
-from lad_tf.boundary import GeneratedSet, generate
-from lad_tf.evaluation.cache import write_npz
 from lad_tf.evaluation.context import load_model
 from lad_tf.evaluation.transfer import transfer_rows
-from lad_tf.metrics import accuracy
-from lad_tf.targets import run_targets
+from lad_tf.lad.attention_svm import svm_for_pairs
+from lad_tf.lad.boundary import GeneratedSet, generate
+from lad_tf.lad.targets import run_targets
+from lad_tf.utils.cache import write_npz
+from lad_tf.utils.metrics import accuracy
 
 PIECES = ("classifier.keras", "generator.keras", "svm.keras")
 

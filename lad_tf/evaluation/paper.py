@@ -8,7 +8,7 @@ measured one.
 from __future__ import annotations
 
 from lad_tf.defences import DEFENCES as METHODS
-from lad_tf.formatting import pct
+from lad_tf.utils.formatting import pct
 
 # Table II: accuracy on white-box adversarial sets against LeNet (original, Adv. LeNet).
 TABLE_II = {"fgsm": (0.0177, 0.2167), "jsma": (0.0871, 0.3989), "pgd": (0.006, 0.0944),
@@ -49,7 +49,7 @@ def mnist_tables(result: dict) -> str:
     for attack, (p_orig, p_ft) in TABLE_III.items():
         key = f"transfer_{attack}_accuracy"
         if attack == "ga":
-            cells = ["ga/report.md"] * (2 + bool(ft) + len(extra))  # lad_tf.ga_study
+            cells = ["ga/report.md"] * (2 + bool(ft) + len(extra))  # lad_tf.studies.ga.study
             lines.append(f"| GA | {pct(p_orig)} | {cells[0]} | {pct(p_ft)} | "
                          + " | ".join(cells[1:]) + " |")
             continue

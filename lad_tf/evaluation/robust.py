@@ -31,10 +31,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from lad_tf.attacks import ATTACKS
-from lad_tf.batching import predict
-from lad_tf.evaluation.budget import attack_params, run_attack, suite_params, suite_title
-from lad_tf.evaluation.cache import PerImageCache, ResultCache
+from lad_tf.attacks.budget import attack_params, run_attack, suite_params, suite_title
 from lad_tf.evaluation.samples import robust_samples
+from lad_tf.utils.batching import predict
+from lad_tf.utils.cache import PerImageCache, ResultCache
 
 REFERENCE = "pgd"  # PGD-40 on the same images, for check (c) only
 HIGH_EPS_LIMIT = 0.05  # (a): accuracy above this at masking_eps is flagged

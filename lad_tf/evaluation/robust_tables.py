@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lad_tf.evaluation.robust import HIGH_EPS_LIMIT, REFERENCE, SQUARE_MARGIN, STEPS_MARGIN
-from lad_tf.formatting import pct
+from lad_tf.evaluation.robust import (
+    HIGH_EPS_LIMIT,
+    REFERENCE,
+    SQUARE_MARGIN,
+    STEPS_MARGIN,
+)
+from lad_tf.utils.formatting import pct
 
 CHECKS = ("high_eps", "square_vs_white_box", "more_steps")
 

@@ -7,21 +7,29 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from lad_tf.errors import LadError
+from lad_tf.attacks.budget import attack_title, quick_settings
 from lad_tf.evaluation import figures
-from lad_tf.evaluation.budget import attack_title, quick_settings
 from lad_tf.evaluation.choice import exported_method
 from lad_tf.evaluation.context import EvaluationContext, load_model
 from lad_tf.evaluation.costs import method_seconds, training_seconds
 from lad_tf.evaluation.diversity import measure_diversity
-from lad_tf.evaluation.lad_examples import (lad_accuracy, lad_test_sets, load_lad_pieces,
-                                            sweep_models)
+from lad_tf.evaluation.lad_examples import (
+    lad_accuracy,
+    lad_test_sets,
+    load_lad_pieces,
+    sweep_models,
+)
 from lad_tf.evaluation.robust import evaluate_robust, suite_summary
 from lad_tf.evaluation.samples import sample_sizes
-from lad_tf.evaluation.transfer import (blackbox_summary, craft_transfer_sets, train_blackbox,
-                                        transfer_rows)
+from lad_tf.evaluation.transfer import (
+    blackbox_summary,
+    craft_transfer_sets,
+    train_blackbox,
+    transfer_rows,
+)
 from lad_tf.evaluation.whitebox import clean_accuracy, evaluate_whitebox
-from lad_tf.files import write_json
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.files import write_json
 
 
 class RunEvaluation:

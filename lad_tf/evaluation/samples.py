@@ -1,6 +1,6 @@
 """Which test images each attack of the evaluation runs on (paper Sec. IV-D1).
 
-The draws themselves are `lad_tf.sampling`'s seeded, class-balanced subsets;
+The draws themselves are `lad_tf.utils.sampling`'s seeded, class-balanced subsets;
 here they are chosen per attack and per check.
 """
 
@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from lad_tf.attacks import ATTACKS
-from lad_tf.sampling import balanced_subset, targeted_subset
+from lad_tf.utils.sampling import balanced_subset, targeted_subset
 
 
 @dataclasses.dataclass

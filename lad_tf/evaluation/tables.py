@@ -13,7 +13,7 @@ from lad_tf.defences import title
 from lad_tf.evaluation import robust_tables
 from lad_tf.evaluation.costs import LAD_SETUP
 from lad_tf.evaluation.paper import mnist_tables
-from lad_tf.formatting import pct
+from lad_tf.utils.formatting import pct
 
 GA_NOTE = ("GA (Song et al. 2018), the paper's latent-space baseline attack, needs an AC-GAN "
            "and runs outside this report: `python -m lad_tf.ga_study RUN_DIR --acgan FILE` "

@@ -11,14 +11,19 @@ import keras
 import numpy as np
 
 from lad_tf import models
-from lad_tf.evaluation.budget import attack_params, run_attack
-from lad_tf.evaluation.cache import (ResultCache, read_keyed_json, read_keyed_npz,
-                                     write_keyed_json, write_npz)
-from lad_tf.evaluation.samples import AttackSample, sample_for
-from lad_tf.files import cache_key, fingerprint, save_keras
+from lad_tf.attacks.budget import attack_params, run_attack
 from lad_tf.defences import classification_loss, logits_accuracy
-from lad_tf.metrics import accuracy, score_examples
-from lad_tf.monitoring import EpochLogger
+from lad_tf.evaluation.samples import AttackSample, sample_for
+from lad_tf.utils.cache import (
+    ResultCache,
+    read_keyed_json,
+    read_keyed_npz,
+    write_keyed_json,
+    write_npz,
+)
+from lad_tf.utils.files import cache_key, fingerprint, save_keras
+from lad_tf.utils.metrics import accuracy, score_examples
+from lad_tf.utils.monitoring import EpochLogger
 
 
 @dataclasses.dataclass

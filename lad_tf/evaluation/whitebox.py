@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
-from lad_tf.evaluation.budget import attack_title, run_attack
-from lad_tf.evaluation.cache import ResultCache
+from lad_tf.attacks.budget import attack_title, run_attack
 from lad_tf.evaluation.samples import sample_for
-from lad_tf.metrics import accuracy, perturbation_sizes, score_examples
-from lad_tf.sampling import balanced_subset
+from lad_tf.utils.cache import ResultCache
+from lad_tf.utils.metrics import accuracy, perturbation_sizes, score_examples
+from lad_tf.utils.sampling import balanced_subset
 
 REDUCED_ATTACKS = ("fgsm", "pgd")  # what evaluation.reduced_methods still meet
 

@@ -7,10 +7,9 @@ import inspect
 
 import keras
 
-from lad_tf.errors import LadError
 from lad_tf.models.acgan import ACGAN
-from lad_tf.models.acgan_critic import ACGANCritic
-from lad_tf.models.acgan_generator import ACGANGenerator
+from lad_tf.models.acgan.critic import ACGANCritic
+from lad_tf.models.acgan.generator import ACGANGenerator
 from lad_tf.models.auto_generator import AutoGenerator
 from lad_tf.models.blackbox_cnn import BlackBoxCNN
 from lad_tf.models.celeba_generator import CelebAGenerator
@@ -24,6 +23,7 @@ from lad_tf.models.mnist_generator import MnistGenerator
 from lad_tf.models.svhn_generator import SvhnGenerator
 from lad_tf.models.svhn_net import SvhnNet
 from lad_tf.models.vgg_net import VGGNet
+from lad_tf.utils.errors import LadError
 
 CLASSIFIERS = {"lenet": LeNet, "svhn_net": SvhnNet, "celeba_net": CelebANet,
                "blackbox_cnn": BlackBoxCNN}

@@ -13,7 +13,7 @@ from lad_tf.models.classifier import LatentClassifier
 class CutClassifier(LatentClassifier):
     """f = f_p(phi(x)) made of two Functional halves of a provider's model.
 
-    `lad_tf.own_model.cut_model` builds it from any Keras Functional or
+    `lad_tf.models.own_model.cut_model` builds it from any Keras Functional or
     Sequential classifier: `phi` runs from the model's input to the chosen
     layer's output, `f_p` from there to the logits (a final softmax / sigmoid
     stripped). Both halves share the provider's layers and weights, so

@@ -8,7 +8,7 @@ class JudgeNet(keras.Model):
     """A VGG-style CNN trained with augmentation, never attacked.
 
     It answers "does this generated image still show its source class?" for
-    GA, LAD, JSMA and C&W examples (`lad_tf.judge`). It shares neither
+    GA, LAD, JSMA and C&W examples (`lad_tf.studies.ga.judge`). It shares neither
     architecture nor weights with the attacked LeNet or the black-box CNN:
     two blocks of two 3x3 ReLU convolutions and max pooling (32 and 64
     channels), a 128-unit dense layer with dropout, K logits.

@@ -1,7 +1,7 @@
 """Serving: the exported signatures and a local stand-in for TensorFlow Serving.
 
 - `signatures`: the graph functions of an exported model (validation, image
-  decoding, the model card), used by `lad_tf.export`.
+  decoding, the model card), used by `lad_tf.serving.export`.
 - `resolver`: `LocalModelServer`, which answers TF Serving's Predict and
   GetModelMetadata requests (protos or REST JSON) from an export base folder
   the way `tensorflow_model_server` does; for tests and local trials, not for

@@ -4,7 +4,7 @@ They speak TensorFlow Serving's wire protocols (REST on /v1/models/...,
 gRPC `tensorflow.serving.PredictionService`), so `python -m lad_tf.client`
 and any other TF Serving client can be tried without Docker:
 
-    python -m lad_tf.serving.local_servers --base export/models --seconds 600
+    python -m lad_tf.serve --base export/models --seconds 600
 
 They bind to loopback addresses only and stop by themselves after
 `lifetime_s` seconds. A stand-in for tests and local trials, not a
@@ -19,18 +19,16 @@ explicit `--grpc-port` it stops with an `error:` line instead.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import re
-import sys
 import threading
-import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lad_tf.errors import LadError
-from lad_tf.serving.resolver import INSTALL_HINT, LocalModelServer, ServingError
+from lad_tf.serving.limits import INSTALL_HINT
+from lad_tf.serving.resolver import LocalModelServer, ServingError
+from lad_tf.utils.errors import LadError
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MAX_BODY_BYTES = 64 * 2 ** 20
@@ -44,7 +42,9 @@ def grpc_modules():
     to install the package when it is missing."""
     try:
         import grpc  # lazy: gRPC only
-        from tensorflow_serving.apis import prediction_service_pb2_grpc  # lazy: optional
+        from tensorflow_serving.apis import (
+            prediction_service_pb2_grpc,  # lazy: optional
+        )
     except ImportError as exc:
         raise ImportError(f"the gRPC server needs tensorflow-serving-api: {INSTALL_HINT}") from exc
     return grpc, prediction_service_pb2_grpc
@@ -186,45 +186,3 @@ def _grpc_off(grpc_port) -> bool:
     print(f"gRPC server off: tensorflow-serving-api is not installed ({INSTALL_HINT} "
           "turns it on); serving REST only", flush=True)
     return True
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lad_tf.serving.local_servers",
-        description="Serve an export base folder on loopback with TF Serving's REST and gRPC "
-                    "APIs (a stand-in for tests and trials, not for production).")
-    parser.add_argument("--base", default="export/models", help="model base folder")
-    parser.add_argument("--rest-port", type=int, default=8501)
-    parser.add_argument("--grpc-port", type=int,
-                        help="default 8500; gRPC needs tensorflow-serving-api "
-                             f"({INSTALL_HINT}): without it only REST is served, unless "
-                             "--grpc-port is given (then it is an error)")
-    parser.add_argument("--seconds", type=float, default=600.0, help="stop after this long")
-    args = parser.parse_args(argv)
-    try:
-        grpc_off = _grpc_off(args.grpc_port)
-        try:
-            model_server = LocalModelServer(args.base)
-        except OSError as exc:
-            raise LadError(f"cannot read models under {args.base}: {exc}") from None
-        if not model_server.models:
-            raise LadError(f"no models under {args.base}; export one with python -m "
-                           "lad_tf.export RUN_DIR")
-        with contextlib.ExitStack() as servers:
-            url = servers.enter_context(rest_server(model_server, port=args.rest_port,
-                                                    lifetime_s=args.seconds))
-            grpc = "" if grpc_off else ", gRPC " + servers.enter_context(grpc_server(
-                model_server, port=8500 if args.grpc_port is None else args.grpc_port,
-                lifetime_s=args.seconds))
-            print(f"serving {sorted(model_server.models)}: REST {url}{grpc}; "
-                  f"stops after {args.seconds:.0f} s (Ctrl-C stops now)", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                time.sleep(args.seconds)
-        return 0
-    except (LadError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

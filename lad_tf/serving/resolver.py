@@ -17,10 +17,9 @@ requests with this class instead. It follows the server's own code paths:
 - GetModelMetadata: the `signature_def` field, packed as a SignatureDefMap
   read from the version's saved_model.pb.
 
-It is a stand-in for tests and local trials, not a production server.
-The REST methods need only TensorFlow; the proto methods (`predict`,
-`get_model_metadata`, for gRPC) need `tensorflow-serving-api`, installed with
-`pip install --no-deps` (`INSTALL_HINT`), and import it when first called.
+A stand-in for tests and local trials, not a production server. REST needs only
+TensorFlow; the proto methods (`predict`, `get_model_metadata`, for gRPC) import
+`tensorflow-serving-api` when first called (`lad_tf.serving.limits.INSTALL_HINT`).
 """
 
 from __future__ import annotations
@@ -36,7 +35,8 @@ from google.protobuf import json_format
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-INSTALL_HINT = 'pip install --no-deps "tensorflow-serving-api>=2.21,<2.22"'
+from lad_tf.serving.limits import INSTALL_HINT
+
 PREDICT_METHOD = "tensorflow/serving/predict"
 SIGNATURE_DEF_MAP_TYPE = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
 DEFAULT_SIGNATURE = "serving_default"
@@ -54,8 +54,7 @@ class ServingError(Exception):
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
-        self.code = code
-        self.message = message
+        self.code, self.message = code, message
 
     @property
     def http_status(self) -> int:
@@ -76,7 +75,10 @@ def serving_apis():
     """tensorflow-serving-api's `predict_pb2` and `get_model_metadata_pb2` (gRPC only);
     ImportError saying how to install it when it is missing."""
     try:
-        from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2  # lazy: optional
+        from tensorflow_serving.apis import (  # lazy: optional
+            get_model_metadata_pb2,
+            predict_pb2,
+        )
     except ImportError as exc:
         raise ImportError(f"TF Serving's protos need tensorflow-serving-api: {INSTALL_HINT} "
                           "(--no-deps keeps the GPU tensorflow wheel out)") from exc

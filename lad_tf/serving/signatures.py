@@ -44,9 +44,11 @@ BYTES_INPUT = "image_bytes"
 CARD_INPUT = "fields"
 CARD_OUTPUT = "json"
 
-DEFAULT_MAX_BATCH = 1024
-MAX_IMAGE_SIDE = 4096  # largest height or width of an encoded image, checked before decoding
-OUT_OF_RANGE_POLICIES = ("clip", "reject")
+from lad_tf.serving.limits import (  # noqa: E402,F401
+    DEFAULT_MAX_BATCH,
+    MAX_IMAGE_SIDE,
+    OUT_OF_RANGE_POLICIES,
+)
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 ZOO_DIR = Path(__file__).resolve().parents[2] / "zoo"
 LEADERBOARD = "leaderboard.json"

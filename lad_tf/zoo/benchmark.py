@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lad_tf.errors import LadError
+from lad_tf.utils.errors import LadError
 
 
 def leaderboard_row(name: str, architecture: str, dataset: str, numbers: dict, *,
@@ -35,10 +35,10 @@ def benchmark_model(path: Path, dataset: str, data_dir=None, overrides=(), cache
     """
     import keras
 
-    from lad_tf.config import load_recipe
     from lad_tf.data import load_recipe_data
-    from lad_tf.export import code_version
-    from lad_tf.monitoring import log as default_log
+    from lad_tf.recipe.schema import load_recipe
+    from lad_tf.utils.monitoring import log as default_log
+    from lad_tf.utils.provenance import code_version
     from lad_tf.zoo.protocol import measure, wrap
 
     log = log or default_log

@@ -19,11 +19,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lad_tf.errors import LadError
 from lad_tf.evaluation.context import EvaluationContext
 from lad_tf.evaluation.robust import evaluate_robust, suite_summary
-from lad_tf.files import fingerprint
-from lad_tf.metrics import accuracy
+from lad_tf.utils.errors import LadError
+from lad_tf.utils.files import fingerprint
+from lad_tf.utils.metrics import accuracy
 
 
 class Logits(keras.Model):

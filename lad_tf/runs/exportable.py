@@ -1,0 +1,142 @@
+"""A finished run's models: which can be exported, their files, their model-card facts.
+
+A run directory written by `python -m lad_tf.harden` holds classifier.keras
+(the original), `methods/<method>.keras` for each defence it trained (and
+Fig. 7's `lad-eps-*` sweep models), hardened.keras (the model the run chose
+to export, named by `exported_method` in metrics/harden.json and in
+report.json's `stages.harden`; runs made before the choice existed export
+`hardening.methods[0]`), recipe.json and report.json. `lad_tf.serving.export`
+exports any of these models with the facts read here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import tensorflow as tf
+
+from lad_tf.recipe.names import ORIGINAL
+from lad_tf._version import __version__
+from lad_tf.defences import title as defence_title
+from lad_tf.utils.errors import LadError
+
+ORIGINAL_TITLE = "none (the run's original classifier)"
+_NOT_DEFENCES = ("lad-eps-", "partial-")  # Fig. 7's sweep models, unfinished saves
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LadError(f"{path} not found; {what}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LadError(f"{path} cannot be read as JSON ({exc}); {what}") from None
+
+
+def run_methods(run_dir: Path, recipe: dict | None = None) -> list[str]:
+    """The models of a run that can be exported: each trained defence
+    (`methods/<method>.keras`, without the `lad-eps-*` sweep models) in
+    recipe order, then `original`."""
+    order = list((recipe or {}).get("hardening", {}).get("methods", []))
+    folder = Path(run_dir) / "methods"
+    names = [p.stem for p in folder.glob("*.keras") if not p.stem.startswith(_NOT_DEFENCES)] \
+        if folder.is_dir() else []
+    names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
+    return [*names, ORIGINAL]
+
+
+def _harden_record(run_dir: Path, recipe: dict, report: dict) -> dict:
+    """`exported_method` and `export_choice` of the harden stage (metrics/harden.json,
+    else report.json); older runs: the recipe's first method, no choice."""
+    path = run_dir / "metrics" / "harden.json"
+    record = _read_json(path, "") if path.is_file() else {}
+    if "exported_method" not in record:
+        record = report.get("stages", {}).get("harden") or record
+    methods = recipe.get("hardening", {}).get("methods") or ["lad"]
+    return {"exported_method": record.get("exported_method") or methods[0],
+            "export_choice": record.get("export_choice")}
+
+
+def _model_file(run_dir: Path, which: str, recipe: dict) -> Path:
+    """The `.keras` file of `which` ("hardened", "original" or a method of the run)."""
+    if which in ("hardened", ORIGINAL):
+        return run_dir / ("hardened.keras" if which == "hardened" else "classifier.keras")
+    available = run_methods(run_dir, recipe)
+    if which in available:
+        return run_dir / "methods" / f"{which}.keras"
+    if which in recipe.get("hardening", {}).get("methods", []):
+        raise LadError(f"{run_dir} has not trained {which} yet (methods/{which}.keras is "
+                       f"missing); resume the run with python -m lad_tf.harden --run-dir "
+                       f"{run_dir} --resume")
+    raise LadError(f"--method {which}: {run_dir} did not train it; it has "
+                   f"{', '.join(available)}")
+
+
+def _card_evaluation(evaluation: dict | None, key: str, hardened: bool) -> dict | None:
+    """The evaluation reduced to model `key`'s row (without per-attack details);
+    a run evaluated before `models` existed: as it is for hardened.keras, the
+    `original` row for the original, None for another defence."""
+    if not evaluation:
+        return evaluation
+    row = (evaluation.get("models") or {}).get(key)
+    if row is None and key == ORIGINAL and not hardened:
+        row = evaluation.get(ORIGINAL)
+    if row is None:
+        return evaluation if hardened else None
+    keep = {k: evaluation[k] for k in ("samples", "attack_titles", "robust") if k in evaluation}
+    return {**keep, key: {k: v for k, v in row.items() if k != "details"}}
+
+
+def run_metadata(run_dir: Path, which: str = "hardened") -> dict:
+    """The model-card facts of a model of a run directory (the pipeline's keys).
+
+    Args:
+        run_dir: a run directory written by `python -m lad_tf.harden`.
+        which: "hardened" (hardened.keras, the run's exported model),
+            "original" (classifier.keras) or a defence the run trained.
+
+    Returns:
+        dataset, method (its title), method_key, chosen_by_run,
+        export_choice, threat, recipe, evaluation (that model's row),
+        run_dir, model, model_file and the versions.
+    """
+    run_dir = Path(run_dir)
+    recipe = _read_json(run_dir / "recipe.json",
+                        "pass a run directory written by python -m lad_tf.harden")
+    report_path = run_dir / "report.json"
+    report = _read_json(report_path, "") if report_path.is_file() else {}
+    evaluation = report.get("stages", {}).get("evaluate")
+    if evaluation is None and (run_dir / "evaluation.json").is_file():
+        evaluation = _read_json(run_dir / "evaluation.json", "")
+    record = _harden_record(run_dir, recipe, report)
+    key = record["exported_method"] if which == "hardened" else which
+    model_file = _model_file(run_dir, which, recipe)
+    return {
+        "lad_tf_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "dataset": report.get("dataset", {"name": recipe.get("data", {}).get("dataset")}),
+        "method": ORIGINAL_TITLE if key == ORIGINAL else defence_title(key),
+        "method_key": key,
+        "chosen_by_run": key == record["exported_method"],
+        "export_choice": record["export_choice"],
+        "threat": {"norm": "linf", "eps": recipe.get("evaluation", {}).get("pgd_eps"),
+                   "recipe": recipe.get("name")},
+        "recipe": recipe,
+        "evaluation": _card_evaluation(evaluation, key, which == "hardened"),
+        "run_dir": str(run_dir),
+        "model": which,
+        "model_file": str(model_file.relative_to(run_dir)),
+    }
+
+
+def default_name(metadata: dict) -> str | None:
+    """The export name of a run's model: the recipe's `export.name` for the
+    model the run chose, else `<export.name>_<method>` (a folder name), so
+    another model never becomes a newer version of the served one."""
+    name = (metadata["recipe"].get("export") or {}).get("name")
+    if not name or metadata["chosen_by_run"]:
+        return name
+    method = re.sub(r"[^A-Za-z0-9_.-]+", "-", metadata["method_key"]).strip(".-") or "model"
+    return f"{name}_{method}"
