@@ -24,7 +24,7 @@ from lad_tf.recipe.checks import (
 from lad_tf.recipe.names import ATTACK_NAMES, METHOD_NAMES
 from lad_tf.utils.errors import LadError
 
-ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
+ZOO_DIR = Path(__file__).resolve().parents[2] / "zoo"  # lad_tf/recipe/schema.py -> the checkout
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lad_tf.recipe.schema import ZOO_DIR  # noqa: E402  (the one zoo folder)
 from lad_tf.utils.errors import LadError
 
-ZOO_DIR = Path(__file__).resolve().parents[2] / "zoo"
 LEADERBOARD = "leaderboard.json"
 SERVING = "serving"
 
