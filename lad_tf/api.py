@@ -55,7 +55,6 @@ def prepare_run_dir(dataset: str, recipe_path, overrides: list[str], run_dir, re
     """
     from lad_tf.recipe.schema import (  # lazy: `import lad_tf` fast
         load_recipe,
-        recipe_from_dict,
     )
 
     recipe = load_recipe(dataset, recipe_path, overrides)
@@ -66,7 +65,9 @@ def prepare_run_dir(dataset: str, recipe_path, overrides: list[str], run_dir, re
             raise LadError(f"run directory {run_dir} already exists; pass --resume to continue "
                            "it, or --run-dir NEW_DIR to start a new run")
         if saved.is_file():
-            previous = recipe_from_dict(json.loads(saved.read_text()))
+            from lad_tf.runs.run_dir import RunDir  # lazy, as load_recipe
+
+            previous = RunDir(run_dir).recipe()
             recipe = _refit(recipe, run_dir)  # counts the run lowered to fit your data
             if (overrides or recipe_path) and previous != recipe:
                 raise LadError(f"--set/--recipe change the recipe of {run_dir}; resume without "

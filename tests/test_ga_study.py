@@ -115,6 +115,28 @@ def test_ga_ft_never_restores_an_older_studys_selection(tiny_run):
     assert sum(float(np.abs(w).sum()) for w in trained.get_weights()) > 0
 
 
+def test_parts_of_another_study_are_neither_reused_nor_read_back(tiny_run):
+    """Every part's file carries its study's key (settings, AC-GAN, model files):
+    a part planted under another key is computed afresh, and `read_results`
+    returns only the parts of the run's latest study (it used to return every
+    part file it found)."""
+    run, acgan = tiny_run
+    folder = run / "ga"
+    folder.mkdir(exist_ok=True)
+    for part in ("samples", "transfer"):
+        (folder / f"{part}.json").write_text(json.dumps(
+            {"key": "another study", "result": {"n": -1, "planted": True}}))
+    settings = ga_study_cli._parse([str(run), "--acgan", str(acgan), *STUDY_ARGS, "--seed", "2"])
+    settings = ga_study.GASettings(**{f: getattr(settings, f)
+                                      for f in ga_study.GASettings.__dataclass_fields__})
+    lines = []
+    ga_study.run_study(run, acgan, settings, ["samples"], log=lines.append)
+    assert not any("(cached)" in line for line in lines), lines
+    results = ga_study.read_results(run)
+    assert results["samples"]["n"] == 20 and "planted" not in results["samples"]
+    assert "transfer" not in results  # on disk, but another study's
+
+
 def test_bad_input_is_one_clear_line(tiny_run, tmp_path, capsys):
     run, acgan = tiny_run
     cases = [([str(tmp_path), "--acgan", str(acgan)], "recipe.json is missing"),

@@ -36,3 +36,38 @@ def test_study_figure_draws_one_group_per_variant():
             for i, n in enumerate(("original", "recipe", "alpha-0.25"))]
     image = study.study_figure(rows)
     assert image.ndim == 4 and image.shape[-1] == 3 and np.isfinite(image).all()
+
+
+def test_a_stale_variant_row_under_another_key_is_not_read(tmp_path, monkeypatch, data_dir):
+    """RUN/study/<variant>.json used to be read by the variant's name alone, so a
+    row left by another classifier, recipe or split came back as this run's."""
+    import keras
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.json").write_text(json.dumps(
+        recipe_from_dict({"data": {"dataset": "digits", "validation_fraction": 0.1},
+                          "selection": {"per_class": 2}}).to_dict(), default=list))
+    for name in ("classifier.keras", "generator.keras", "svm.keras"):
+        (run / name).write_bytes(b"model")
+    (run / "study").mkdir()
+    stale = {"variant": "recipe", "validation": {"clean": 0.5, "fgsm": 0.5, "pgd20": 0.5},
+             "seconds": 1.0}
+    (run / "study" / "recipe.json").write_text(json.dumps({"key": "another run", "result": stale}))
+    fresh = {"clean": 0.9, "fgsm": 0.1, "pgd20": 0.0}
+    calls = []
+
+    def run_variant(run_dir, recipe, data, pieces, name, overrides):
+        calls.append(name)
+        return {"variant": name, "validation": fresh, "seconds": 0.0}
+
+    monkeypatch.setattr(keras.models, "load_model", lambda path: path)  # no real models here
+    monkeypatch.setattr(study, "score", lambda model, x, y, eps=0.3: fresh)
+    monkeypatch.setattr(study, "run_variant", run_variant)
+    result = study.run_study(run, ["recipe"])
+    assert calls == ["recipe"] and result["variants"][0]["validation"] == fresh
+    assert study.run_study(run, ["recipe"])["variants"][0]["validation"] == fresh
+    assert calls == ["recipe"]  # the second time from the cache, under this run's key
+    (run / "classifier.keras").write_bytes(b"another model")
+    study.run_study(run, ["recipe"])
+    assert calls == ["recipe", "recipe"]  # a new classifier is a new key

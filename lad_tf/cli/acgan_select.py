@@ -22,9 +22,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.per_class < 1:
         raise LadError(f"--per-class must be >= 1; got {args.per_class}")
-    from lad_tf.studies.ga.acgan_select import (
-        select_checkpoint,  # TensorFlow loads here
-    )
+    from lad_tf.studies.ga.acgan_select import select_checkpoint  # TensorFlow loads here
 
     start = time.perf_counter()
     select_checkpoint(args.run_dir, args.classifier, args.per_class, args.seed,

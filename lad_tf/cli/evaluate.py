@@ -38,9 +38,7 @@ def main(argv=None) -> int:
     """The command: 0 on success, the error's exit code (2) on a LadError, 130 on Ctrl-C."""
     args = parse_args(argv)
     try:
-        from lad_tf.evaluation.evaluate_run import (
-            evaluate_run_dir,  # TensorFlow loads here
-        )
+        from lad_tf.evaluation.evaluate_run import evaluate_run_dir  # TensorFlow loads here
 
         evaluate_run_dir(args.run_dir, args.quick, args.data_dir, args.overrides, args.method)
         return 0

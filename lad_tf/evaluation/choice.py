@@ -26,13 +26,13 @@ does not attack a finished candidate again.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from lad_tf.attacks.budget import run_attack, suite_title
 from lad_tf.evaluation.robust import SuitePlan, run_suite, suite_plan
 from lad_tf.recipe.names import ORIGINAL
+from lad_tf.runs.run_dir import harden_record
 from lad_tf.utils.batching import predict
 from lad_tf.utils.cache import PerImageCache, ResultCache
 from lad_tf.utils.files import fingerprint
@@ -180,18 +180,8 @@ def choose_export(run_dir: Path, recipe, data, load: Callable, log=print) -> dic
 
 
 def exported_method(run_dir: Path, recipe) -> str:
-    """The name of the model in a run's hardened.keras: the harden stage's
-    record (metrics/harden.json), else the first method (runs made before
-    the choice existed)."""
-    path = Path(run_dir) / "metrics" / "harden.json"
-    if path.is_file():
-        try:
-            chosen = json.loads(path.read_text()).get("exported_method")
-        except json.JSONDecodeError:
-            chosen = None
-        if chosen:
-            return chosen
-    return recipe.hardening.methods[0]
+    """The name of the model in a run's hardened.keras (`lad_tf.runs.run_dir.harden_record`)."""
+    return harden_record(run_dir, recipe.hardening.methods)["exported_method"]
 
 
 def choice_lines(choice: dict) -> list[str]:

@@ -27,6 +27,7 @@ from lad_tf.evaluation import robust_tables
 from lad_tf.evaluation.costs import method_seconds, training_seconds
 from lad_tf.evaluation.figures import frontier_figure
 from lad_tf.evaluation.tables import attack_rows, method_title
+from lad_tf.runs.run_dir import RunDir
 from lad_tf.utils.errors import LadError
 from lad_tf.utils.files import write_text
 from lad_tf.utils.formatting import pct
@@ -58,16 +59,13 @@ def parse_column(text: str) -> Column:
 
 
 def _read_run(run_dir: Path) -> dict:
-    path = run_dir / "evaluation.json"
-    if not path.is_file():
+    run = RunDir(run_dir, "its data split is unknown; pass the run directory that "
+                          "`python -m lad_tf.harden` wrote")
+    if not (run_dir / "evaluation.json").is_file():
         raise LadError(f"{run_dir} has no evaluation.json; run `python -m lad_tf.evaluate "
                        f"{run_dir}` first, or pass a run directory that was evaluated")
-    recipe = run_dir / "recipe.json"
-    if not recipe.is_file():
-        raise LadError(f"{run_dir} has no recipe.json, so its data split is unknown; pass the "
-                       "run directory that `python -m lad_tf.harden` wrote")
-    result = json.loads(path.read_text())
-    result["data"] = json.loads(recipe.read_text()).get("data", {})
+    result = run.read_json("evaluation.json")
+    result["data"] = run.recipe_dict().get("data", {})
     result["training_seconds"] = _training_seconds(run_dir)  # read once per run
     return result
 
@@ -194,7 +192,7 @@ def leaderboard_rows(columns: list[Column], result: dict, seconds: dict) -> list
     rows = []
     for col in columns:
         row = result["models"][col.label]
-        recipe = json.loads((col.run_dir / "recipe.json").read_text())
+        recipe = RunDir(col.run_dir).recipe_dict()
         made = _recorded(col.run_dir)
         rows.append({
             "name": col.label, "architecture": recipe.get("classifier", {}).get("model"),

@@ -3,30 +3,21 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from lad_tf.data import load_dataset
-from lad_tf.data.own_data import load_run_data
 from lad_tf.evaluation.costs import method_seconds
 from lad_tf.evaluation.run import RunEvaluation
 from lad_tf.evaluation.tables import render_tables
-from lad_tf.recipe.schema import apply_overrides, recipe_from_dict
+from lad_tf.runs.run_dir import RunDir
 from lad_tf.utils.errors import LadError
 from lad_tf.utils.files import write_text
 from lad_tf.utils.monitoring import RunSummaries, log
 
 
-def load_run_recipe(run_dir: Path, overrides=()):
-    """The run's recipe.json with `overrides` (evaluation settings only) applied."""
-    saved = run_dir / "recipe.json"
-    if not saved.is_file():
-        raise LadError(f"{run_dir} is not a run directory (no recipe.json); pass the folder that "
-                       "`python -m lad_tf.harden` wrote")
+def load_run_recipe(run: RunDir, overrides=()):
+    """The run's recipe with `overrides` (evaluation settings only) applied."""
     bad = [o for o in overrides if not o.startswith("evaluation.")]
     if bad:
         raise LadError(f"--set may only change evaluation settings here. Received: {bad}")
-    return recipe_from_dict(apply_overrides(json.loads(saved.read_text()), list(overrides)))
+    return run.recipe(overrides)
 
 
 def parse_methods(methods: str | None, recipe) -> list[str] | None:
@@ -39,16 +30,6 @@ def parse_methods(methods: str | None, recipe) -> list[str] | None:
         raise LadError(f"--method names {unknown or 'nothing'}, but this run trains "
                        f"{list(recipe.hardening.methods)}; pass some of those, comma-separated")
     return names
-
-
-def load_run_splits(run_dir: Path, recipe, data_dir=None):
-    """The run's `DatasetSplits`: its own data (data.json) or the recipe's dataset."""
-    d = recipe.data
-    if (run_dir / "data.json").is_file():  # a run of your own data (--data): the same data
-        return load_run_data(run_dir, d, log=log)
-    return load_dataset(d.dataset, data_dir=data_dir, provider_fraction=d.provider_fraction,
-                        seed=d.seed, use_tfds=d.use_tfds, image_size=d.image_size,
-                        channels=d.channels, max_images=d.max_images)
 
 
 def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=(), methods=None) -> dict:
@@ -69,10 +50,11 @@ def evaluate_run_dir(run_dir, quick=False, data_dir=None, overrides=(), methods=
         LadError: not a run directory, an override outside `evaluation.`, or
             a method the run does not train.
     """
-    run_dir = Path(run_dir)
-    recipe = load_run_recipe(run_dir, overrides)
+    run = RunDir(run_dir)
+    run_dir = run.path
+    recipe = load_run_recipe(run, overrides)
     names = parse_methods(methods, recipe)
-    data = load_run_splits(run_dir, recipe, data_dir)
+    data = run.splits(data_dir, log=log, recipe=recipe)  # split as the run's stages split it
     evaluation = RunEvaluation(run_dir, recipe, data, quick=quick, summaries=RunSummaries(run_dir),
                                log=log, methods=names)
     result = evaluation.run()

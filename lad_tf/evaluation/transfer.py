@@ -12,6 +12,7 @@ import numpy as np
 
 from lad_tf import models
 from lad_tf.attacks.budget import attack_params, run_attack
+from lad_tf.data.split_key import training_split_key
 from lad_tf.defences import classification_loss, logits_accuracy
 from lad_tf.evaluation.samples import AttackSample, sample_for
 from lad_tf.utils.cache import (
@@ -41,18 +42,27 @@ class TransferSet:
     seconds: float
 
 
+def blackbox_key(cfg, data) -> str:
+    """The black-box CNN's cache key: its settings and the training split it
+    is trained on (`training_split_key`), so a CNN trained on another split
+    (say, before the validation images were carved out) is trained afresh."""
+    return cache_key({"model": cfg.blackbox_model, "epochs": cfg.blackbox_epochs,
+                      "seed": cfg.seed, "train": training_split_key(data)})
+
+
 def train_blackbox(ctx) -> tuple[keras.Model, dict]:
     """The independent CNN the transfer attacks are crafted on, trained once.
 
     Returns:
         (model, meta): meta holds settings, model, parameters, clean_accuracy
         (whole test split) and seconds; both cached in the evaluation folder
-        (blackbox.keras, blackbox.json) under the key of the settings.
+        (blackbox.keras, blackbox.json) under `blackbox_key`.
     """
     cfg, data = ctx.cfg, ctx.data
     path, meta_path = ctx.folder / "blackbox.keras", ctx.folder / "blackbox.json"
     want = {"model": cfg.blackbox_model, "epochs": cfg.blackbox_epochs, "seed": cfg.seed}
-    meta = read_keyed_json(meta_path, cache_key(want))
+    key = blackbox_key(cfg, data)
+    meta = read_keyed_json(meta_path, key)
     if meta is not None and path.is_file():
         return keras.models.load_model(path), meta
     outputs = 1 if ctx.num_classes == 2 else ctx.num_classes
@@ -73,7 +83,7 @@ def train_blackbox(ctx) -> tuple[keras.Model, dict]:
             "parameters": int(model.count_params()),
             "clean_accuracy": accuracy(model, data.x_test, data.y_test),
             "seconds": time.perf_counter() - start}
-    write_keyed_json(meta_path, cache_key(want), meta)
+    write_keyed_json(meta_path, key, meta)
     return model, meta
 
 

@@ -29,6 +29,7 @@ import shutil
 from pathlib import Path
 
 from lad_tf.defences import DEFENCES
+from lad_tf.runs.run_dir import RECIPE_FILE, RunDir
 from lad_tf.utils.errors import LadError
 from lad_tf.utils.files import write_json
 from lad_tf.utils.monitoring import log
@@ -88,12 +89,9 @@ def _copy(source: Path, run_dir: Path, relative: str) -> None:
 
 def read_source(source) -> tuple[Path, dict]:
     """(the earlier run's directory, its recipe as a dict); LadError if it is no run."""
-    source = Path(source)
-    recipe_path = source / "recipe.json"
-    if not recipe_path.is_file():
-        raise LadError(f"--from-run {source}: not a run directory (no recipe.json there); pass "
-                       "the folder a finished `harden` run wrote, e.g. runs/mnist-20261124-120000")
-    return source, json.loads(recipe_path.read_text())
+    run = RunDir(source, "--from-run takes the folder a finished `harden` run wrote, e.g. "
+                         "runs/mnist-20261124-120000")
+    return run.path, run.recipe_dict()
 
 
 def _provided(source: Path) -> dict | None:
@@ -186,8 +184,7 @@ def seed_from_run(source, run_dir, recipe, table) -> dict:
     run_dir = Path(run_dir)
     # The new run's recipe.json, fitted to its data (lad_tf.recipe.fit), else
     # `recipe` through JSON, as recipe.json would hold it (tuples become lists).
-    saved = run_dir / "recipe.json"
-    new = (json.loads(saved.read_text()) if saved.is_file()
+    new = (RunDir(run_dir).recipe_dict() if (run_dir / RECIPE_FILE).is_file()
            else json.loads(json.dumps(recipe.to_dict())))
     provided = _provided(source) is not None  # same model and data: check_same_sources
     stages, redraw, changed = [], [], {}

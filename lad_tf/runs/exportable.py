@@ -11,66 +11,39 @@ exports any of these models with the facts read here.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import tensorflow as tf
 
-from lad_tf.recipe.names import ORIGINAL
 from lad_tf._version import __version__
 from lad_tf.defences import title as defence_title
+from lad_tf.recipe.names import ORIGINAL
+from lad_tf.runs.run_dir import RunDir, harden_record
 from lad_tf.utils.errors import LadError
 
 ORIGINAL_TITLE = "none (the run's original classifier)"
-_NOT_DEFENCES = ("lad-eps-", "partial-")  # Fig. 7's sweep models, unfinished saves
-
-
-def _read_json(path: Path, what: str) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LadError(f"{path} not found; {what}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LadError(f"{path} cannot be read as JSON ({exc}); {what}") from None
 
 
 def run_methods(run_dir: Path, recipe: dict | None = None) -> list[str]:
     """The models of a run that can be exported: each trained defence
     (`methods/<method>.keras`, without the `lad-eps-*` sweep models) in
     recipe order, then `original`."""
-    order = list((recipe or {}).get("hardening", {}).get("methods", []))
-    folder = Path(run_dir) / "methods"
-    names = [p.stem for p in folder.glob("*.keras") if not p.stem.startswith(_NOT_DEFENCES)] \
-        if folder.is_dir() else []
-    names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
-    return [*names, ORIGINAL]
+    return [*RunDir(run_dir).methods(), ORIGINAL]
 
 
-def _harden_record(run_dir: Path, recipe: dict, report: dict) -> dict:
-    """`exported_method` and `export_choice` of the harden stage (metrics/harden.json,
-    else report.json); older runs: the recipe's first method, no choice."""
-    path = run_dir / "metrics" / "harden.json"
-    record = _read_json(path, "") if path.is_file() else {}
-    if "exported_method" not in record:
-        record = report.get("stages", {}).get("harden") or record
-    methods = recipe.get("hardening", {}).get("methods") or ["lad"]
-    return {"exported_method": record.get("exported_method") or methods[0],
-            "export_choice": record.get("export_choice")}
-
-
-def _model_file(run_dir: Path, which: str, recipe: dict) -> Path:
+def _model_file(run: RunDir, which: str, recipe: dict) -> Path:
     """The `.keras` file of `which` ("hardened", "original" or a method of the run)."""
     if which in ("hardened", ORIGINAL):
-        return run_dir / ("hardened.keras" if which == "hardened" else "classifier.keras")
-    available = run_methods(run_dir, recipe)
+        return run.model_path(which)
+    available = [*run.methods(), ORIGINAL]
     if which in available:
-        return run_dir / "methods" / f"{which}.keras"
+        return run.model_path(which)
     if which in recipe.get("hardening", {}).get("methods", []):
-        raise LadError(f"{run_dir} has not trained {which} yet (methods/{which}.keras is "
+        raise LadError(f"{run.path} has not trained {which} yet (methods/{which}.keras is "
                        f"missing); resume the run with python -m lad_tf.harden --run-dir "
-                       f"{run_dir} --resume")
-    raise LadError(f"--method {which}: {run_dir} did not train it; it has "
+                       f"{run.path} --resume")
+    raise LadError(f"--method {which}: {run.path} did not train it; it has "
                    f"{', '.join(available)}")
 
 
@@ -102,17 +75,14 @@ def run_metadata(run_dir: Path, which: str = "hardened") -> dict:
         export_choice, threat, recipe, evaluation (that model's row),
         run_dir, model, model_file and the versions.
     """
-    run_dir = Path(run_dir)
-    recipe = _read_json(run_dir / "recipe.json",
-                        "pass a run directory written by python -m lad_tf.harden")
-    report_path = run_dir / "report.json"
-    report = _read_json(report_path, "") if report_path.is_file() else {}
-    evaluation = report.get("stages", {}).get("evaluate")
-    if evaluation is None and (run_dir / "evaluation.json").is_file():
-        evaluation = _read_json(run_dir / "evaluation.json", "")
-    record = _harden_record(run_dir, recipe, report)
+    run = RunDir(run_dir, "pass a run directory written by python -m lad_tf.harden")
+    run_dir, recipe = run.path, run.recipe_dict()
+    report = run.read_json("report.json", default={})
+    evaluation = report.get("stages", {}).get("evaluate") or run.read_json("evaluation.json",
+                                                                              default={}) or None
+    record = harden_record(run_dir, recipe.get("hardening", {}).get("methods", ()))
     key = record["exported_method"] if which == "hardened" else which
-    model_file = _model_file(run_dir, which, recipe)
+    model_file = _model_file(run, which, recipe)
     return {
         "lad_tf_version": __version__,
         "tensorflow_version": tf.__version__,

@@ -42,9 +42,7 @@ def grpc_modules():
     to install the package when it is missing."""
     try:
         import grpc  # lazy: gRPC only
-        from tensorflow_serving.apis import (
-            prediction_service_pb2_grpc,  # lazy: optional
-        )
+        from tensorflow_serving.apis import prediction_service_pb2_grpc  # lazy: optional
     except ImportError as exc:
         raise ImportError(f"the gRPC server needs tensorflow-serving-api: {INSTALL_HINT}") from exc
     return grpc, prediction_service_pb2_grpc

@@ -16,7 +16,6 @@ interrupted study continues; `RUN_DIR/study.json` and the figure
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -25,15 +24,16 @@ import numpy as np
 
 import lad_tf.models  # noqa: F401 (registers the model classes, so keras loads their files)
 from lad_tf.attacks import craft
-from lad_tf.data.own_data import load_run_data
+from lad_tf.data.split_key import training_split_key
 from lad_tf.defences.selection import RobustSelection
 from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.lad.boundary import generate
 from lad_tf.lad.figures import new_figure, render
 from lad_tf.lad.targets import run_generation_svm
-from lad_tf.recipe.schema import recipe_from_dict
+from lad_tf.runs.run_dir import RunDir
+from lad_tf.utils.cache import read_keyed_json, write_keyed_json
 from lad_tf.utils.errors import LadError
-from lad_tf.utils.files import write_json
+from lad_tf.utils.files import cache_key, fingerprint, write_json
 from lad_tf.utils.metrics import accuracy
 from lad_tf.utils.monitoring import RunSummaries, log
 from lad_tf.utils.sampling import balanced_subset
@@ -52,19 +52,15 @@ VARIANTS = {
     "authors-raw-eps-0.5-long": {"eps": [0.5], "eps_unit": "raw", "epochs": 20},
 }
 
+PIECES = ("classifier.keras", "generator.keras", "svm.keras")  # what a variant starts from
+
 
 def _load(run_dir: Path):
-    saved = run_dir / "recipe.json"
-    if not saved.is_file():
-        raise LadError(f"{run_dir} is not a run directory (no recipe.json); pass the folder that "
-                       "`python -m lad_tf.harden` wrote")
-    recipe = recipe_from_dict(json.loads(saved.read_text()))
-    missing = [n for n in ("classifier.keras", "generator.keras", "svm.keras")
-               if not (run_dir / n).is_file()]
-    if missing:
-        raise LadError(f"{run_dir} lacks {missing}; run `python -m lad_tf.harden --resume "
-                       f"--run-dir {run_dir} --stop-after svm` first")
-    data = load_run_data(run_dir, recipe.data)  # the run's own data (--data), else the recipe's
+    run = RunDir(run_dir)
+    recipe = run.recipe()
+    run.require(PIECES, f"run `python -m lad_tf.harden --resume --run-dir {run_dir} "
+                        "--stop-after svm` first")
+    data = run.splits(recipe=recipe)  # the run's own data (--data), else the recipe's
     if len(data.y_validation) == 0:
         raise LadError("the run has no validation split; the study never reads test images. "
                        "Start a run with --set data.validation_fraction=0.04")
@@ -132,8 +128,7 @@ def run_study(run_dir, names=None) -> dict:
     """
     run_dir = Path(run_dir)
     recipe, data = _load(run_dir)
-    pieces = tuple(keras.models.load_model(run_dir / n)
-                   for n in ("classifier.keras", "generator.keras", "svm.keras"))
+    pieces = tuple(keras.models.load_model(run_dir / n) for n in PIECES)
     folder = run_dir / "study"
     folder.mkdir(exist_ok=True)
     rows = [_cached(folder, run_dir, recipe, data, pieces, n) for n in (names or VARIANTS)]
@@ -157,10 +152,21 @@ def _cached(folder, run_dir, recipe, data, pieces, name) -> dict:
     if name not in VARIANTS:
         raise LadError(f"unknown study variant {name!r}; known: {', '.join(VARIANTS)}")
     path = folder / f"{name}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    key = variant_key(run_dir, recipe, data, name)
+    row = read_keyed_json(path, key)
+    if row is not None:
+        log(f"study: variant {name} (cached)")
+        return row
     log(f"study: variant {name} {VARIANTS[name]}")
     row = run_variant(run_dir, recipe, data, pieces, name, VARIANTS[name])
     log(f"study {name}: validation {row['validation']} ({row['seconds']:.0f} s)")
-    write_json(path, row, indent=1)
+    write_keyed_json(path, key, row)
     return row
+
+
+def variant_key(run_dir: Path, recipe, data, name: str) -> str:
+    """What a variant's row depends on: the run's classifier, generator and
+    SVM files, its recipe, the variant's settings and the training split."""
+    return cache_key({"pieces": {n: fingerprint(run_dir / n) for n in PIECES},
+                      "recipe": recipe.to_dict(), "variant": name,
+                      "overrides": VARIANTS[name], "train": training_split_key(data)})

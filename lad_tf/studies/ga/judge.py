@@ -20,16 +20,17 @@ on clean test images bounds how far its rates can be trusted.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from lad_tf.data.split_key import training_split_key
 from lad_tf.models.judge_net import JudgeNet
+from lad_tf.utils.cache import read_keyed_json, write_keyed_json
 from lad_tf.utils.errors import LadError
-from lad_tf.utils.files import save_keras, write_json
+from lad_tf.utils.files import cache_key, save_keras
 from lad_tf.utils.metrics import accuracy
 
 
@@ -56,9 +57,12 @@ def train_judge(data, path: Path, epochs: int = 4, batch_size: int = 128, seed: 
         raise LadError("the judge trains on in-memory data with a validation split; start the "
                        "run with --set data.validation_fraction=0.04")
     info_path = path.with_suffix(".json")
-    if path.is_file() and info_path.is_file():
+    key = cache_key({"epochs": epochs, "batch_size": batch_size, "seed": seed,
+                     "train": training_split_key(data)})
+    info = read_keyed_json(info_path, key)  # None: missing, or trained on other data
+    if info is not None and path.is_file():
         log(f"judge: reading {path}")
-        return keras.models.load_model(path), json.loads(info_path.read_text())
+        return keras.models.load_model(path), info
     keras.utils.set_random_seed(seed)
     judge = JudgeNet(data.num_classes, data.image_shape, seed=seed)
     judge.build()
@@ -80,7 +84,7 @@ def train_judge(data, path: Path, epochs: int = 4, batch_size: int = 128, seed: 
             "augmentation": "shift 10%, rotate 10 degrees, zoom 10%"}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_keras(judge, path)
-    write_json(info_path, info)
+    write_keyed_json(info_path, key, info)
     log(f"judge: kept epoch {best[1]}; clean test accuracy {info['test_accuracy']:.2%}")
     return judge, info
 

@@ -12,15 +12,15 @@ import numpy as np
 
 from lad_tf.attacks.budget import attack_params, run_attack
 from lad_tf.attacks.ga import ga_search, resolve_acgan
-from lad_tf.data.own_data import load_run_data
 from lad_tf.defences.trainer import DefenceTrainer
 from lad_tf.evaluation.context import load_model
 from lad_tf.pipeline.run import latents
-from lad_tf.recipe.schema import recipe_from_dict
+from lad_tf.runs.run_dir import RunDir
 from lad_tf.studies.ga.judge import judge_rates, train_judge
 from lad_tf.utils.batching import batched, predict
+from lad_tf.utils.cache import read_keyed_json, read_keyed_npz, write_keyed_json, write_npz
 from lad_tf.utils.errors import LadError
-from lad_tf.utils.files import fingerprint, save_keras, write_json
+from lad_tf.utils.files import cache_key, fingerprint, save_keras
 from lad_tf.utils.metrics import accuracy, spread_ratio
 from lad_tf.utils.sampling import balanced_subset, targeted_subset
 from lad_tf.utils.traced import traced_call
@@ -58,8 +58,9 @@ class GAStudy:
         self.run_dir, self.settings, self.log = run_dir, settings, log
         self.folder = run_dir / "ga"
         self.folder.mkdir(exist_ok=True)
-        self.recipe = recipe_from_dict(json.loads((run_dir / "recipe.json").read_text()))
-        self.data = load_run_data(run_dir, self.recipe.data, data_dir)
+        run = RunDir(run_dir)
+        self.recipe = run.recipe()
+        self.data = run.splits(data_dir, recipe=self.recipe)
         self.acgan_path = acgan_path
         self.acgan = resolve_acgan(str(acgan_path))
         if tuple(self.acgan.image_shape) != tuple(self.data.image_shape) or (
@@ -73,6 +74,7 @@ class GAStudy:
         self.key = {"settings": dataclasses.asdict(settings),
                     "acgan": fingerprint(acgan_path),
                     "models": {n: fingerprint(p) for n, p in self.models.items()}}
+        self.cache_key = cache_key(self.key)  # every part's file carries it (lad_tf.utils.cache)
         self._loaded = {}
 
     def _methods(self, names) -> dict:
@@ -95,11 +97,7 @@ class GAStudy:
 
     def saved(self, part: str) -> dict | None:
         """The part's result in RUN_DIR/ga/<part>.json if it was made under this key."""
-        path = self.folder / f"{part}.json"
-        if not path.is_file():
-            return None
-        saved = json.loads(path.read_text())
-        return saved["result"] if saved.get("key") == self.key else None
+        return read_keyed_json(self.folder / f"{part}.json", self.cache_key)
 
     def cached(self, part: str) -> dict:
         """The part's saved result under this study's key, else computed and saved."""
@@ -111,7 +109,7 @@ class GAStudy:
         start = time.perf_counter()
         result = PART_FUNCTIONS[part](self)
         result["part_seconds"] = time.perf_counter() - start
-        write_json(self.folder / f"{part}.json", {"key": self.key, "result": result})
+        write_keyed_json(self.folder / f"{part}.json", self.cache_key, result)
         return result
 
     def finished(self) -> dict:
@@ -141,10 +139,13 @@ class GAStudy:
         s = self.settings
         return self.folder / f"judge-e{s.judge_epochs}-s{s.seed}.keras"
 
+    def judge_with_info(self):
+        """(the judge, what its training measured), trained once per key."""
+        return train_judge(self.data, self.judge_path(), epochs=self.settings.judge_epochs,
+                           seed=self.settings.seed, log=self.log)
+
     def judge(self):
-        judge, _ = train_judge(self.data, self.judge_path(), epochs=self.settings.judge_epochs,
-                               seed=self.settings.seed, log=self.log)
-        return judge
+        return self.judge_with_info()[0]
 
     def test_sources(self, per_class: int) -> np.ndarray:
         """Source labels: test-split labels, `per_class` of each class."""
@@ -159,7 +160,7 @@ def samples(study: GAStudy) -> dict:
     made = study.ga(study.model("original"), source, "samples", steps=0)
     lenet = made.predictions
     per_class = [float(np.mean(lenet[source == c] == c)) for c in range(study.data.num_classes)]
-    np.savez_compressed(study.folder / "samples.npz", images=made.images, source=source)
+    write_npz(study.folder / "samples.npz", key=study.cache_key, images=made.images, source=source)
     return {"n": len(source), "lenet_accuracy": float(np.mean(lenet == source)),
             "lenet_per_class": per_class,
             "aux_accuracy": float(np.mean(made.aux_predictions == source)),
@@ -182,8 +183,7 @@ def _acgan_record(path: Path) -> dict:
 
 def judge_part(study: GAStudy) -> dict:
     """The judge's clean accuracy, and its rate on LAD's reconstructions G(phi(x))."""
-    judge = study.judge()
-    info = json.loads(study.judge_path().with_suffix(".json").read_text())
+    judge, info = study.judge_with_info()
     idx = balanced_subset(study.data.y_test, 100, study.settings.seed)
     x, y = study.data.x_test[idx], study.data.y_test[idx]
     generator = load_model(study.run_dir / "generator.keras")
@@ -201,8 +201,8 @@ def transfer(study: GAStudy) -> dict:
                        "first (it trains the black-box CNN)")
     made = study.ga(load_model(path), study.test_sources(study.settings.per_class), "transfer",
                     label="on the black-box CNN")
-    np.savez_compressed(study.folder / "transfer.npz", images=made.images, source=made.source,
-                        blackbox=made.predictions, aux=made.aux_predictions)
+    write_npz(study.folder / "transfer.npz", key=study.cache_key, images=made.images,
+              source=made.source, blackbox=made.predictions, aux=made.aux_predictions)
     return {"crafting": made.summary(), "accuracy": {
         name: accuracy(study.model(name), made.images, made.source) for name in study.models}}
 
@@ -215,8 +215,8 @@ def whitebox(study: GAStudy) -> dict:
         made = study.ga(study.model(name), source, "whitebox", label=f"against {name}")
         out[name] = {**made.summary(), "accuracy": 1.0 - made.summary()["attack_success"]}
         if name == "original":
-            np.savez_compressed(study.folder / "whitebox-original.npz", images=made.images,
-                                source=source, predictions=made.predictions)
+            write_npz(study.folder / "whitebox-original.npz", key=study.cache_key,
+                      images=made.images, source=source, predictions=made.predictions)
     return out
 
 
@@ -245,14 +245,13 @@ def ga_ft(study: GAStudy) -> dict:
 def rates(study: GAStudy) -> dict:
     """The judge's rates for GA, LAD (per eps), JSMA and C&W examples."""
     judge, out = study.judge(), {}
-    # GA's examples count only when the part that wrote them is saved under this
-    # study's key (another AC-GAN or setting leaves stale .npz files behind).
-    for part, name, label in (("transfer", "transfer", "GA, crafted on the black-box CNN"),
-                              ("whitebox", "whitebox-original", "GA, white box on the original")):
-        path = study.folder / f"{name}.npz"
-        if study.saved(part) is not None and path.is_file():
-            d = np.load(path)
-            attacked = d["blackbox"] if "blackbox" in d.files else d["predictions"]
+    # GA's examples count only when written under this study's key (another
+    # AC-GAN or setting leaves stale .npz files behind).
+    for name, label in (("transfer", "GA, crafted on the black-box CNN"),
+                        ("whitebox-original", "GA, white box on the original")):
+        d = read_keyed_npz(study.folder / f"{name}.npz", study.cache_key)
+        if d is not None:
+            attacked = d["blackbox"] if "blackbox" in d else d["predictions"]
             out[label] = judge_rates(predict(judge, d["images"]), d["source"], attacked)
     lad = study.run_dir / "evaluation" / "lad-test-set.npz"
     if lad.is_file():
@@ -280,16 +279,15 @@ def targeted_examples(study: GAStudy, attack: str, x, y, target) -> np.ndarray:
     (they do not depend on the AC-GAN)."""
     cfg = study.recipe.evaluation
     params = attack_params(cfg, attack)
-    key = json.dumps({"model": study.key["models"]["original"], "params": params,
-                      "y": y.tolist(), "target": target.tolist(), "n": len(x)}, sort_keys=True)
+    key = cache_key({"model": study.key["models"]["original"], "params": params,
+                     "y": y.tolist(), "target": target.tolist(), "n": len(x)})
     path = study.folder / f"{attack}-examples.npz"
-    if path.is_file():
-        saved = np.load(path)
-        if str(saved["key"]) == key:
-            return saved["x_adv"]
+    saved = read_keyed_npz(path, key)
+    if saved is not None:
+        return saved["x_adv"]
     x_adv = run_attack(attack, study.model("original"), x, y, target, cfg, study.log,
                        "original", params=params)
-    np.savez_compressed(path, x_adv=x_adv, key=np.asarray(key))
+    write_npz(path, x_adv=x_adv, key=key)
     return x_adv
 
 

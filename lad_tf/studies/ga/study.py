@@ -30,9 +30,11 @@ import dataclasses
 import json
 from pathlib import Path
 
+from lad_tf.utils.cache import read_keyed_json, write_keyed_json
 from lad_tf.utils.errors import LadError
 
 PARTS = ("samples", "judge", "transfer", "whitebox", "ga-ft", "rates", "steps")
+LATEST = "study.json"  # the key of the latest study of a run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +99,12 @@ def run_study(run_dir, acgan_path, settings: GASettings = GASettings(), parts=PA
             raise LadError(f"{need} is missing; the GA study needs an evaluated run "
                            "(`python -m lad_tf.harden` then `python -m lad_tf.evaluate`) and "
                            "an AC-GAN (`python -m lad_tf.acgan RUN_DIR`)")
-    from lad_tf.studies.ga.parts import (
-        GAStudy,  # lazy: TensorFlow loads after the checks
-    )
+    from lad_tf.studies.ga.parts import GAStudy  # lazy: TensorFlow loads after the checks
     from lad_tf.utils.monitoring import log as stamp_log  # lazy, as above
 
     study = GAStudy(run_dir, acgan_path, settings, methods, data_dir, log or stamp_log,
                     extra or {})
+    write_keyed_json(run_dir / "ga" / LATEST, study.cache_key, study.key)  # for read_results
     results = {}
     for part in PARTS:
         if part in parts:
@@ -115,7 +116,13 @@ def run_study(run_dir, acgan_path, settings: GASettings = GASettings(), parts=PA
 
 
 def read_results(run_dir) -> dict:
-    """{part: result} of a run's finished GA study parts (RUN_DIR/ga/<part>.json)."""
+    """{part: result} of the finished parts of a run's latest GA study
+    (RUN_DIR/ga/<part>.json written under the key in RUN_DIR/ga/study.json);
+    parts left by a study of another AC-GAN, setting or model are not read."""
     folder = Path(run_dir) / "ga"
-    return {p: json.loads((folder / f"{p}.json").read_text())["result"]
-            for p in PARTS if (folder / f"{p}.json").is_file()}
+    try:
+        key = json.loads((folder / LATEST).read_text())["key"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {p: result for p in PARTS
+            if (result := read_keyed_json(folder / f"{p}.json", key)) is not None}
