@@ -4,8 +4,9 @@ write small files (the real stages: test_resume.py, test_cli.py)."""
 
 import json
 
-from lad_tf.pipeline.run import ARTIFACTS, Run
+from lad_tf.pipeline.run import Run
 from lad_tf.pipeline.runner import MODELS, STAGE_TABLE, Stage, run_stages
+from lad_tf.recipe.names import STAGE_ARTIFACTS as ARTIFACTS
 from lad_tf.recipe.names import STAGES
 
 

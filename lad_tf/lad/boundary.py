@@ -8,7 +8,7 @@ attended boundary normal:
 eps units (`unit=`):
     raw         eps multiplies beta * d directly, as in the paper; its scale
                 depends on the SVM fit, so the paper's eps lists do not carry
-                over to another fit (DESIGN.md).
+                over to another fit (`python -m lad_tf.study` sweeps both units).
     calibrated  eps is measured in "steps to the SVM boundary": with beta held
                 at beta(z), score(z + e * beta * d) = score(z) + e * sum(beta^2 d^2),
                 so e_1(z) = |score(z)| / sum(beta^2 d^2) reaches the boundary and

@@ -10,7 +10,7 @@ class LeNet(LatentClassifier):
     """LeNet-5 as in the LAD authors' code: conv20-pool-conv50-pool-fc500-fc10.
 
     The latent z is the 500-d output of the second-to-last dense layer taken
-    *before* its ReLU (DESIGN.md, step 1). `head` applies that ReLU and the
+    *before* its ReLU (paper Sec. III-A: z = phi(x)). `head` applies that ReLU and the
     last dense layer, so `head(features(x)) == call(x)`.
 
     Args:

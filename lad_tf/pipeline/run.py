@@ -18,22 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.data.splits import DatasetSplits
+from lad_tf.recipe.names import STAGE_ARTIFACTS
 from lad_tf.recipe.schema import Recipe
 from lad_tf.utils.batching import batched
 from lad_tf.utils.distribute import fit_multi_worker
 from lad_tf.utils.monitoring import EpochLogger, EpochRecord, RunSummaries, log
 from lad_tf.utils.traced import traced_call
-
-# stage name -> the file whose presence (with metrics/<stage>.json) marks it done
-ARTIFACTS = {
-    "classifier": "classifier.keras",
-    "generator": "generator.keras",
-    "svm": "svm.keras",
-    "generate": "generated.npz",
-    "harden": "hardened.keras",
-    "evaluate": "evaluation.json",
-    "export": "export.json",
-}
 
 
 @dataclasses.dataclass
@@ -74,7 +64,7 @@ class Run:
 
     def artifact(self, stage: str) -> Path:
         """The artifact file of `stage` (a name of `lad_tf.recipe.names.STAGES`)."""
-        return self.run_dir / ARTIFACTS[stage]
+        return self.run_dir / STAGE_ARTIFACTS[stage]
 
     @property
     def num_outputs(self) -> int:

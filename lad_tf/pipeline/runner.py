@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 
 from lad_tf.pipeline.report import write_report
 from lad_tf.pipeline.reuse import seed_from_run
-from lad_tf.pipeline.run import ARTIFACTS, Run
+from lad_tf.pipeline.run import Run
 from lad_tf.pipeline.stages import (
     classifier,
     evaluate,
@@ -35,7 +35,7 @@ from lad_tf.pipeline.stages import (
     svm,
 )
 from lad_tf.pipeline.stages.data import open_run
-from lad_tf.recipe.names import STAGES
+from lad_tf.recipe.names import STAGE_ARTIFACTS
 from lad_tf.utils.files import write_json
 from lad_tf.utils.monitoring import log
 
@@ -96,8 +96,11 @@ _ROWS = {
 
 # The stages in order: data -> classifier -> generator -> attention SVMs ->
 # generation -> hardening -> evaluation -> export.
-STAGE_TABLE: tuple[Stage, ...] = tuple(Stage(name, ARTIFACTS[name], **_ROWS[name])
-                                       for name in STAGES)
+STAGE_TABLE: tuple[Stage, ...] = tuple(Stage(name, artifact, **_ROWS.pop(name))
+                                       for name, artifact in STAGE_ARTIFACTS.items())
+if _ROWS:  # a row for a stage the one list lacks
+    raise RuntimeError(f"STAGE_ARTIFACTS lacks the stages {sorted(_ROWS)}")
+
 
 
 class RunOutcome(NamedTuple):

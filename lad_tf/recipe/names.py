@@ -6,8 +6,19 @@ pipeline's stage table are keyed by the same names.
 """
 
 # The pipeline's stages, in order: data -> classifier -> generator -> attention
-# SVMs -> generation -> hardening (the defences) -> evaluation -> export.
-STAGES = ("classifier", "generator", "svm", "generate", "harden", "evaluate", "export")
+# SVMs -> generation -> hardening (the defences) -> evaluation -> export; each
+# with the file whose presence (with metrics/<stage>.json) marks it done. The one
+# list of stages: `lad_tf.pipeline.runner.STAGE_TABLE` wires a function to each.
+STAGE_ARTIFACTS = {
+    "classifier": "classifier.keras",
+    "generator": "generator.keras",
+    "svm": "svm.keras",
+    "generate": "generated.npz",
+    "harden": "hardened.keras",
+    "evaluate": "evaluation.json",
+    "export": "export.json",
+}
+STAGES = tuple(STAGE_ARTIFACTS)
 
 # Attacks a recipe may name (GA is not one: it needs a trained AC-GAN).
 ATTACK_NAMES = ("fgsm", "pgd", "bim", "mim", "jsma", "cw", "apgd", "square", "apgd_t",

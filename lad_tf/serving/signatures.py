@@ -22,7 +22,7 @@ tensor as it is. A declared rank only lets TensorFlow fold the rank check into
 a constant at export time; a wrong-rank request then meets ops built for
 another rank and fails with messages such as "Incompatible shapes: [3] vs.
 [2]" (measured), or, in a plain Keras export without checks, aborts the whole
-process (DESIGN.md). The contract ([B, H, W, C], B in 1..max_batch) is
+process (measured with TF 2.21; `tests/test_serving.py` sends such requests). The contract ([B, H, W, C], B in 1..max_batch) is
 enforced by the checks below, rank first, and stated in the model card
 (`serving.input_shape`).
 
