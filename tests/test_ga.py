@@ -234,7 +234,7 @@ def test_the_class_input_decides_the_class_a_classifier_reads(conditioned, class
 
 
 def test_select_scores_every_checkpoint_and_copies_the_best(run, classifier, tmp_path, capsys):
-    from lad_tf.studies.ga.acgan_select import main as select_main
+    from lad_tf.cli.acgan_select import main as select_main
     from lad_tf.studies.ga.acgan_select import select_checkpoint
 
     path = tmp_path / "classifier.keras"

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 from _cli import assert_clean_error, run_main
 
+from lad_tf.cli.serve import main as serve_main
 from lad_tf.models import build_classifier
-from lad_tf.serving import local_servers
 from lad_tf.serving.export import export_model
-from lad_tf.serving.resolver import INSTALL_HINT, LocalModelServer
+from lad_tf.serving.limits import INSTALL_HINT
+from lad_tf.serving.resolver import LocalModelServer
 
 NAME = "lenet"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -100,7 +101,7 @@ def test_without_the_serving_api_an_explicit_grpc_port_is_an_error(exported, tmp
     for name in [m for m in sys.modules if m.split(".")[0] == "tensorflow_serving"]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
-    result = run_main(local_servers.main, "--base", base, "--grpc-port", 8500, "--seconds", 1,
+    result = run_main(serve_main, "--base", base, "--grpc-port", 8500, "--seconds", 1,
                       cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, "--grpc-port 8500", "tensorflow-serving-api", INSTALL_HINT)
     assert result.stdout == ""  # nothing served

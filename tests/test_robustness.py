@@ -266,7 +266,7 @@ def test_compare_puts_models_of_several_runs_in_one_table_and_frontier(methods_r
     run (a copy) in one table; a run evaluated differently is refused."""
     import shutil
 
-    from lad_tf.evaluation.compare import main
+    from lad_tf.cli.compare import main
 
     cwd, run_dir, evaluation = methods_run
     other = tmp_path / "other"

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from lad_tf import zoo
+from lad_tf.cli.serve import main as serve_main
 from lad_tf.utils.errors import LadError, command
 
 
@@ -57,12 +58,10 @@ def list_models(dataset: str | None) -> None:
 
 def serve(dataset: str, name: str, rest_port: int, grpc_port, seconds: float) -> int:
     path = zoo.saved_model_path(dataset, name)
-    from lad_tf.serving import local_servers  # lazy: TensorFlow
-
     print(f"serving zoo model {name} of {dataset} ({path}) as model {name!r}", flush=True)
     grpc = [] if grpc_port is None else ["--grpc-port", str(grpc_port)]
-    return local_servers.main(["--base", str(path.parent.parent), "--rest-port", str(rest_port),
-                               "--seconds", str(seconds), *grpc])
+    return serve_main(["--base", str(path.parent.parent), "--rest-port", str(rest_port),
+                       "--seconds", str(seconds), *grpc])
 
 
 def benchmark(args) -> int:

@@ -59,11 +59,11 @@ def parse_column(text: str) -> Column:
 
 
 def _read_run(run_dir: Path) -> dict:
-    run = RunDir(run_dir, "its data split is unknown; pass the run directory that "
-                          "`python -m lad_tf.harden` wrote")
     if not (run_dir / "evaluation.json").is_file():
         raise LadError(f"{run_dir} has no evaluation.json; run `python -m lad_tf.evaluate "
                        f"{run_dir}` first, or pass a run directory that was evaluated")
+    run = RunDir(run_dir, "its data split is unknown; pass the run directory that "
+                          "`python -m lad_tf.harden` wrote")
     result = run.read_json("evaluation.json")
     result["data"] = run.recipe_dict().get("data", {})
     result["training_seconds"] = _training_seconds(run_dir)  # read once per run
