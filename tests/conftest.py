@@ -7,6 +7,9 @@ a missing $LAD_DATA_DIR is an error, so those tests can never skip silently.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -24,18 +27,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # every later test of the worker (577 errors). Imported here, it binds the real stderr.
 import art  # noqa: E402,F401
 
-# The files whose tests take the longest (end-to-end runs), longest first. The
-# suite runs on pytest-xdist workers one file at a time (--dist loadfile, in
-# pyproject.toml), in collection order: starting the long files first lets the
-# workers finish together instead of one waiting on a long file picked up last.
+# The files whose tests take the longest (end-to-end runs), longest first, by the
+# per-file totals of `pytest --durations=0` (2026-12-04). The suite runs on
+# pytest-xdist workers one file at a time (--dist loadfile --no-loadscope-reorder,
+# in pyproject.toml), in collection order: starting the long files first lets the
+# workers finish together. (xdist's default reorders files by their number of
+# tests, which started the 2-test, 5-minute export-choice file last: the whole
+# suite then waited 5 minutes on one worker.)
 LONGEST_FIRST = ("test_robustness.py", "test_export_choice_e2e.py", "test_selection_real_collapse.py",
-                 "test_svhn_celeba_cli.py", "test_own_data.py", "test_from_run.py",
-                 "test_recipe_fit_run.py", "test_from_run_own.py",
-                 "test_resume.py", "test_cli.py", "test_distribute.py", "test_benchmarks.py",
-                 "test_own_model.py", "test_ga_study.py", "test_export.py", "test_ga.py",
-                 "test_art_attacks.py",
-                 "test_serving.py", "test_metrics.py", "test_defences.py",
-                 "test_svhn_celeba_lad.py", "test_nearest_targets.py")
+                 "test_ga.py", "test_svhn_celeba_cli.py", "test_cli.py", "test_own_data.py",
+                 "test_distribute.py", "test_from_run.py", "test_benchmarks.py", "test_export.py",
+                 "test_ga_study.py", "test_zoo.py", "test_own_model.py", "test_resume.py",
+                 "test_recipe_fit_run.py", "test_serving.py", "test_from_run_own.py",
+                 "test_export_methods.py", "test_art_attacks.py", "test_attacks.py",
+                 "test_ga_mnist.py", "test_defences.py", "test_registration.py",
+                 "test_nearest_targets.py", "test_saving.py")
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker more than the cores, at most 4. The end-to-end
+    tests spend part of their time starting processes, importing TensorFlow
+    and tracing, which a third worker overlaps on two cores."""
+    return min(4, (os.cpu_count() or 1) + 1)
 
 
 def pytest_collection_modifyitems(items):
@@ -91,27 +104,55 @@ def provider_latents(mnist, trained_lenet):
     return np.asarray(trained_lenet.features(x)), y
 
 
+@contextlib.contextmanager
+def shared_folder(tmp_path_factory, name: str):
+    """(folder, built): one folder of this pytest session shared by every xdist
+    worker, held under an exclusive lock while the caller fills it. `built` says
+    whether an earlier holder finished it (its "done" file exists); otherwise
+    the caller builds it and `done` is written when the block exits cleanly.
+    A session-scoped fixture that builds through this runs once per session,
+    not once per worker."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # workers' common root
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            built = (folder / "done").is_file()
+            yield folder, built
+            (folder / "done").write_text("ok")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def tiny_digits_run(tmp_path_factory):
     """One tiny digits run (`_tiny.TINY_DIGITS`) through export, shared by
-    test_cli, test_resume and test_nearest_targets: `harden --stop-after
-    generate`, then `--resume` to the end, in fresh processes. Returns (cwd, run_dir, first, second),
-    the two CompletedProcesses with their stderr. A test that changes the run
-    works on a copy (shutil.copytree)."""
+    test_cli, test_resume and test_nearest_targets on whichever workers they
+    run (built once per session, `shared_folder`): `harden --stop-after
+    generate`, then `--resume` to the end, in fresh processes. Returns (cwd,
+    run_dir, first, second), the two CompletedProcesses with their stderr.
+    A test that changes the run works on a copy (shutil.copytree)."""
     from _tiny import TINY_DIGITS
 
-    cwd = tmp_path_factory.mktemp("tiny")
-    run_dir = cwd / "runs" / "tiny"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with shared_folder(tmp_path_factory, "tiny-digits") as (cwd, built):
+        run_dir = cwd / "runs" / "tiny"
+        record = cwd / "processes.json"
+        if not built:
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
-    def harden(*args):
-        return subprocess.run([sys.executable, "-m", "lad_tf.harden", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=900)
+            def harden(*args):
+                done = subprocess.run([sys.executable, "-m", "lad_tf.harden", *args], cwd=cwd,
+                                      env=env, capture_output=True, text=True, timeout=900)
+                assert done.returncode == 0, done.stderr[-3000:]
+                return {"args": done.args, "returncode": done.returncode,
+                        "stdout": done.stdout, "stderr": done.stderr}
 
-    first = harden(*TINY_DIGITS, "--run-dir", str(run_dir), "--export-base", str(cwd / "serving"),
-                   "--stop-after", "generate")
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = harden("--dataset", "digits", "--run-dir", str(run_dir), "--export-base",
-                    str(cwd / "serving"), "--resume")
-    assert second.returncode == 0, second.stderr[-3000:]
+            first = harden(*TINY_DIGITS, "--run-dir", str(run_dir), "--export-base",
+                           str(cwd / "serving"), "--stop-after", "generate")
+            second = harden("--dataset", "digits", "--run-dir", str(run_dir), "--export-base",
+                            str(cwd / "serving"), "--resume")
+            record.write_text(json.dumps([first, second]))
+        first, second = (subprocess.CompletedProcess(**p) for p in json.loads(record.read_text()))
     return cwd, run_dir, first, second
