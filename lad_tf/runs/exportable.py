@@ -25,13 +25,6 @@ from lad_tf.utils.errors import LadError
 ORIGINAL_TITLE = "none (the run's original classifier)"
 
 
-def run_methods(run_dir: Path, recipe: dict | None = None) -> list[str]:
-    """The models of a run that can be exported: each trained defence
-    (`methods/<method>.keras`, without the `lad-eps-*` sweep models) in
-    recipe order, then `original`."""
-    return [*RunDir(run_dir).methods(), ORIGINAL]
-
-
 def _model_file(run: RunDir, which: str, recipe: dict) -> Path:
     """The `.keras` file of `which` ("hardened", "original" or a method of the run)."""
     if which in ("hardened", ORIGINAL):
