@@ -22,6 +22,7 @@ from lad_tf.recipe.names import STAGE_ARTIFACTS
 from lad_tf.recipe.schema import Recipe
 from lad_tf.utils.batching import batched
 from lad_tf.utils.distribute import fit_multi_worker
+from lad_tf.utils.fitting import fit_epochs
 from lad_tf.utils.monitoring import EpochLogger, EpochRecord, RunSummaries, log
 from lad_tf.utils.traced import traced_call
 
@@ -95,8 +96,8 @@ class Run:
             keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / stage)),
             EpochLogger(stage, epochs),
         ]
-        history = model.fit(data, validation_data=validation_data, epochs=epochs, verbose=0,
-                            shuffle=False, callbacks=callbacks)
+        history = fit_epochs(model, data, epochs, validation_data=validation_data, verbose=0,
+                             shuffle=False, callbacks=callbacks)
         return record.history(history.history)
 
 

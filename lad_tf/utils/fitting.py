@@ -1,0 +1,25 @@
+"""`model.fit` over a finite tf.data pipeline from one iterator."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def fit_epochs(model, data, epochs: int, **kwargs):
+    """`model.fit(data, epochs=epochs, **kwargs)`, every epoch one full pass
+    over `data`, all read from one iterator.
+
+    Keras makes a new iterator of a finite dataset for every epoch. On a 2-core
+    CPU the first step after that often waited, idle, for seconds: PGD-AT on
+    MNIST (480 steps an epoch) lost 34-45 s of each 150 s epoch after the
+    first (`benchmarks/input_pipeline.py` measures both ways side by side).
+    Repeating the dataset and setting `steps_per_epoch` to its length keeps
+    one iterator and gives the same epochs (a shuffle before the repeat
+    reshuffles every pass). Arrays, and datasets of unknown or infinite
+    length, go to `fit` as they are.
+    """
+    if isinstance(data, tf.data.Dataset) and "steps_per_epoch" not in kwargs:
+        steps = int(data.cardinality())
+        if steps > 0:
+            return model.fit(data.repeat(), steps_per_epoch=steps, epochs=epochs, **kwargs)
+    return model.fit(data, epochs=epochs, **kwargs)
