@@ -16,7 +16,9 @@ test images, and the worst case per image over the card's robust suite
 (APGD-CE, APGD-T, Square, PGD-100 x 5 restarts, `evaluation.*` of the MNIST
 recipe) on the card's 1,000 class-balanced test images, with the three
 masking checks. Attack results are cached per model and attack in
-`RUN_DIR/evaluation/`, so a killed measurement continues where it stopped.
+`RUN_DIR/evaluation/`, and a trained model is reused by a rerun with the
+same recipe and run folder, so a killed measurement continues where it
+stopped without training again.
 
 Writes `benchmarks/results-fast-robust.json` (or `--out`): training_seconds,
 clean_accuracy, worst_case_accuracy, each attack's accuracy, the recipe
@@ -41,10 +43,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 QUICK = ["pgd_at.epochs=1", "pgd_at.eps_ramp_epochs=0", "pgd_at.steps_per_epoch=3",
-         "pgd_at.steps=2", "selection.per_class=2", "selection.pgd_steps=2", "evaluation.robust_per_class=1", "evaluation.masking_per_class=1",
-         'evaluation.attack_params={"apgd":{"max_iter":2},"apgd_t":{"max_iter":2,'
-         '"n_target_classes":2},"square":{"max_iter":5},"pgd_restarts":{"nb_iter":2,"restarts":1},'
-         '"pgd":{"nb_iter":2}}', "classifier.epochs=1"]
+         "pgd_at.steps=2", "selection.per_class=2", "selection.pgd_steps=2",
+         "evaluation.robust_per_class=1", "evaluation.masking_per_class=1",
+         ('evaluation.attack_params={"apgd":{"max_iter":2},"apgd_t":{"max_iter":2,'
+          '"n_target_classes":2},"square":{"max_iter":5},'
+          '"pgd_restarts":{"nb_iter":2,"restarts":1},"pgd":{"nb_iter":2}}'),
+         "classifier.epochs=1"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -70,8 +74,9 @@ def machine() -> dict:
     """The machine the seconds were measured on."""
     cpu = ""
     try:
-        cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                    if line.startswith("model name")), "")
+        with open("/proc/cpuinfo") as lines:
+            cpu = next((line.split(":", 1)[1].strip() for line in lines
+                        if line.startswith("model name")), "")
     except OSError:
         pass
     return {"platform": platform.platform(), "python": platform.python_version(),
@@ -87,6 +92,7 @@ def train(method: str, recipe, data, run_dir: Path, log) -> tuple:
     from lad_tf.defences.trainer import DefenceTrainer
     from lad_tf.models import build_classifier
     from lad_tf.utils.files import save_keras
+    from lad_tf.utils.fitting import fit_epochs
     from lad_tf.utils.monitoring import EpochLogger
 
     spec = DEFENCES[method]
@@ -104,9 +110,9 @@ def train(method: str, recipe, data, run_dir: Path, log) -> tuple:
     save_keras(original, run_dir / "classifier.keras")
 
     def fit(stage, model, dataset, epochs, validation_data=None, callbacks=()):
-        return model.fit(dataset, epochs=epochs, validation_data=validation_data, verbose=0,
-                         shuffle=False,  # the recipe's dataset is shuffled already
-                         callbacks=[*callbacks, EpochLogger(stage, epochs)]).history
+        return fit_epochs(model, dataset, epochs, validation_data=validation_data, verbose=0,
+                          shuffle=False,  # the recipe's dataset is shuffled already
+                          callbacks=[*callbacks, EpochLogger(stage, epochs)]).history
 
     trainer = DefenceTrainer(run_dir / "classifier.keras", data, recipe, fit=fit,
                              generated=lambda: None, log=log)
@@ -122,15 +128,40 @@ def write_recipe(run_dir: Path, recipe, method: str):
     """The recipe with `method` as its only defence, written as a run's
     recipe.json: the folder reads as a run, so `python -m lad_tf.export RUN_DIR
     --method METHOD` serves the model with this benchmark's numbers in its card."""
-    import dataclasses
-
     from lad_tf.utils.files import write_json
 
-    recipe = dataclasses.replace(recipe, hardening=dataclasses.replace(
-        recipe.hardening, methods=(method,)), export=dataclasses.replace(
-        recipe.export, name=f"lenet_mnist_{method}"))
+    recipe = one_defence(recipe, method)
     write_json(run_dir / "recipe.json", recipe.to_dict())
     return recipe
+
+
+def one_defence(recipe, method: str):
+    """The recipe with `method` as its only defence and export name."""
+    import dataclasses
+
+    return dataclasses.replace(recipe, hardening=dataclasses.replace(
+        recipe.hardening, methods=(method,)), export=dataclasses.replace(
+        recipe.export, name=f"lenet_mnist_{method}"))
+
+
+def trained_before(run_dir: Path, recipe, method: str):
+    """(model, info, seconds) of `method` trained in `run_dir` by an earlier
+    call with the same recipe (its recipe.json, its metrics/harden.json and
+    methods/<method>.keras all there), else None."""
+    harden, model_file = run_dir / "metrics" / "harden.json", run_dir / "methods" / f"{method}.keras"
+    if not (harden.is_file() and model_file.is_file() and (run_dir / "recipe.json").is_file()):
+        return None
+    written = json.loads((run_dir / "recipe.json").read_text())
+    record = json.loads(harden.read_text())
+    wanted = json.loads(json.dumps(one_defence(recipe, method).to_dict()))  # tuples as lists
+    if written != wanted or method not in record["methods"]:
+        return None
+    import keras
+
+    import lad_tf.models  # noqa: F401  (the zoo's classes)
+
+    return (keras.models.load_model(model_file), record["methods"][method],
+            record["training_seconds"])
 
 
 def main(argv=None) -> int:
@@ -148,16 +179,23 @@ def main(argv=None) -> int:
     data = load_recipe_data(recipe.data, args.data_dir)
     run_dir = Path(args.run_dir)
     (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
+    earlier = trained_before(run_dir, recipe, args.method)
     recipe = write_recipe(run_dir, recipe, args.method)
-    model, info, seconds = train(args.method, recipe, data, run_dir, log)
-    log(f"fast_robust: {args.method} trained in {seconds:.0f} s")
     from lad_tf.utils.provenance import code_version
 
     command = "python -m benchmarks.fast_robust " + " ".join(
         f"--set '{o}'" for o in args.overrides) + (" --quick" if args.quick else "")
-    write_json(run_dir / "metrics" / "harden.json",
-               {"methods": {args.method: info}, "exported_method": args.method,
-                "training_seconds": seconds, "command": command, "code_version": code_version()})
+    if earlier:  # killed while measuring: the trained model and its seconds stand
+        model, info, seconds = earlier
+        log(f"fast_robust: reusing {args.method} trained earlier in this folder with the same "
+            f"recipe ({seconds:.0f} s of training); measuring it")
+    else:
+        model, info, seconds = train(args.method, recipe, data, run_dir, log)
+        log(f"fast_robust: {args.method} trained in {seconds:.0f} s")
+        write_json(run_dir / "metrics" / "harden.json",
+                   {"methods": {args.method: info}, "exported_method": args.method,
+                    "training_seconds": seconds, "command": command,
+                    "code_version": code_version()})
     section = getattr(recipe, info["section"])
     numbers, row = measure(model, args.method, run_dir / "methods" / f"{args.method}.keras",
                            recipe, data, run_dir / "evaluation", log)

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_quick_benchmark_runs_and_orders_costs(tmp_path, mnist_dir):
     out = tmp_path / "bench.json"
@@ -41,7 +43,7 @@ def test_precision_benchmark_times_both_policies(tmp_path):
     assert out["auto_chooses"] == resolve_precision("auto")
 
 
-def test_fast_robust_benchmark_quick_writes_its_row(tmp_path, mnist_dir):
+def test_fast_robust_benchmark_quick_writes_its_row(tmp_path, mnist_dir, capfd):
     """benchmarks.fast_robust --quick: trains PGD-AT from the MNIST recipe for
     a few steps, selects on validation, measures clean accuracy on the 10,000
     test images and the suite's worst case, and writes the JSON row issue 24
@@ -61,3 +63,15 @@ def test_fast_robust_benchmark_quick_writes_its_row(tmp_path, mnist_dir):
     assert row["machine"]["cpus"] >= 1 and "pgd_at.init=scratch" in row["command"]
     assert (tmp_path / "run" / "methods" / "pgd-at.keras").is_file()  # a run python -m lad_tf.export reads
     assert (tmp_path / "run" / "benchmark.json").is_file()
+    # Rerun (killed while measuring, say): the trained model and its seconds are
+    # reused and the cached attacks give the same row. main() in this process.
+    from benchmarks import fast_robust
+
+    again = tmp_path / "again.json"
+    code = fast_robust.main(["--quick", "--set", "pgd_at.init=scratch", "--run-dir",
+                             str(tmp_path / "run"), "--out", str(again)])
+    assert code == 0 and "reusing pgd-at trained earlier" in capfd.readouterr().err
+    second = json.loads(again.read_text())
+    assert second["training_seconds"] == row["training_seconds"]
+    assert second["worst_case_accuracy"] == row["worst_case_accuracy"]
+    assert second["clean_accuracy"] == pytest.approx(row["clean_accuracy"], abs=1e-4)  # 1 image
