@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -134,6 +135,40 @@ def test_benchmark_your_model_prints_a_row_and_its_command(softmax, tmp_path, mn
     assert row_line.startswith("mine") and "worst case" in row_line and "(10 images" in row_line
     assert command.startswith("reproduce: python -m lad_tf.zoo benchmark")
     assert ("read log(p) as its logits" in result.stderr) == softmax
+
+
+def test_benchmark_row_matches_the_evaluate_command(tiny_digits_run, tmp_path):
+    """Issue 24, check 3: one model, one short suite, two commands, one number. The
+    tiny digits run's original LeNet is judged by `python -m lad_tf.evaluate` (its
+    `original` row) and by `python -m lad_tf.zoo benchmark` (the row `--out` writes):
+    the same test images, attacks and seeds. Tolerance: one image of the suite's 10
+    for the worst case and one of the test split for clean accuracy, in case the
+    wrapper that reads a model's outputs as logits rounds a borderline image
+    differently (the suites ran identically when this was written)."""
+    _, run_dir, _, _ = tiny_digits_run
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)  # the shared run stays as it was
+    evaluated = run_module("lad_tf.evaluate", str(run), *SHORT, cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    original = json.loads((run / "evaluation.json").read_text())["models"]["original"]
+    bench = run_module("lad_tf.zoo", "benchmark", str(run / "classifier.keras"), "--dataset",
+                       "digits", "--out", "row.json", "--cache-dir", "cache", *SHORT,
+                       cwd=tmp_path)
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    row = json.loads((tmp_path / "row.json").read_text())
+    assert row["worst_case_images"] == original["robust_examples"] == 10
+    assert row["worst_case_acc"] == pytest.approx(original["robust_accuracy"], abs=0.1 + 1e-9)
+    assert row["suite_images_clean_acc"] == pytest.approx(original["robust_clean_accuracy"],
+                                                          abs=0.1 + 1e-9)
+    images = original["test_examples"]
+    assert row["clean_images"] == images
+    assert row["clean_acc"] == pytest.approx(original["clean_accuracy"], abs=1 / images + 1e-9)
+    titles = json.loads((run / "evaluation.json").read_text())["robust"]["titles"]
+    for attack, title in titles.items():
+        if title in row["attacks"]:
+            assert row["attacks"][title] == pytest.approx(
+                original[f"robust_{attack}_accuracy"], abs=0.1 + 1e-9), title
+    assert set(row["masking_checks"]) == set(original["masking_checks"])
 
 
 def test_benchmark_refuses_a_model_of_another_input_shape(tmp_path, capfd, mnist_dir):

@@ -45,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     bench.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="evaluation.KEY=VALUE",
                        help="a shorter suite, for a trial (the row then says so)")
+    bench.add_argument("--out", default=None, metavar="FILE.json",
+                       help="also write the row as JSON (the leaderboard's fields)")
     return parser.parse_args(argv)
 
 
@@ -69,6 +71,10 @@ def benchmark(args) -> int:
 
     row = benchmark_model(Path(args.model), args.dataset, args.data_dir, args.overrides,
                           args.cache_dir)
+    if args.out:
+        from lad_tf.utils.files import write_json
+
+        write_json(Path(args.out), row)
     print(zoo.row_line(row))
     print(f"reproduce: {row['command']}")
     return 0
@@ -84,4 +90,7 @@ def main(argv=None) -> int:
         return serve(args.dataset, args.name, args.rest_port, args.grpc_port, args.seconds)
     if not Path(args.model).is_file():
         raise LadError(f"{args.model} not found; pass a .keras file")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise LadError(f"--out {args.out}: its folder does not exist; create it or write "
+                       "the row elsewhere")
     return benchmark(args)

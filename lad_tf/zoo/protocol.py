@@ -48,6 +48,19 @@ class Logits(keras.Model):
         return y
 
 
+def input_shape(model) -> tuple | None:
+    """(H, W, C) a model declares: a Functional or Sequential model's input, a
+    zoo classifier's `image_shape`; None for a subclassed model without one."""
+    try:
+        shape = model.input_shape  # raises for a subclassed model that has no Input
+    except (AttributeError, ValueError):
+        shape = None
+    if shape is not None:
+        return tuple(shape[1:])
+    declared = getattr(model, "image_shape", None)
+    return tuple(declared) if declared is not None else None
+
+
 def wrap(model, image_shape, num_classes: int, log=print) -> Logits:
     """`model` checked against the dataset (input shape, one output per class)
     and read as logits.
@@ -55,12 +68,17 @@ def wrap(model, image_shape, num_classes: int, log=print) -> Logits:
     Raises:
         LadError: another input shape or number of outputs.
     """
-    shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
-    if shape != tuple(image_shape):
+    shape = input_shape(model)
+    if shape is not None and shape != tuple(image_shape):
         raise LadError(f"the model takes images of shape {shape}, the dataset's are "
                        f"{tuple(image_shape)}; benchmark a model of the dataset's input "
                        "(put any resizing inside the model)")
-    probe = np.asarray(model(np.random.default_rng(0).random((8, *image_shape), "float32")))
+    try:  # a subclassed model declares no input: its first call says whether it fits
+        probe = np.asarray(model(np.random.default_rng(0).random((8, *image_shape), "float32")))
+    except Exception as exc:  # noqa: BLE001  (Keras and TensorFlow raise many types)
+        raise LadError(f"the model cannot take the dataset's images of shape "
+                       f"{tuple(image_shape)} ({type(exc).__name__}); benchmark a model of "
+                       "the dataset's input (put any resizing inside the model)") from None
     if probe.ndim != 2 or probe.shape[1] != num_classes:
         raise LadError(f"the model returns {probe.shape[1:]} per image; the dataset has "
                        f"{num_classes} classes: it must return one logit per class")
