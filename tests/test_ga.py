@@ -23,7 +23,10 @@ from lad_tf.cli.acgan import main as acgan_main
 from lad_tf.studies.ga.acgan import train_acgan
 from lad_tf.utils.errors import LadError
 
-TINY = dict(dataset="digits", batch_size=32, latent_dim=16, channels=8, n_critic=2, chunk=3)
+# XLA off for the few-step runs (its compilation is most of their time); the
+# 150-step CONDITIONED run below trains with XLA, the default.
+TINY = dict(dataset="digits", batch_size=32, latent_dim=16, channels=8, n_critic=2, chunk=3,
+            xla=False)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +214,7 @@ def test_the_critic_rate_decays_with_the_generator_rate(run):
     data = training_images("digits", None)
     settings = json.loads((run / "acgan" / "state.json").read_text())["settings"]
     model = compiled_acgan(run / "acgan" / "acgan.keras", 3, data, settings, steps=6,
-                           decay=True, log=lambda _: None)
+                           decay=True, log=lambda _: None, xla=False)
     rate = settings["learning_rate"]
     generator, critic = model.generator_optimizer, model.critic_optimizer
     for expected in (rate * 3 / 6, rate * 2 / 6):  # resumed at step 3 of 6, then one step

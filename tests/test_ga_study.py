@@ -57,7 +57,8 @@ def tiny_run(tmp_path_factory):
     _classifier("blackbox_cnn", data).save(run / "evaluation" / "blackbox.keras")
     build_generator("mnist_generator", latent_dim=lenet.latent_dim).save(run / "generator.keras")
     train_acgan(root / "acgan", dataset="digits", steps=6, batch_size=32, latent_dim=16,
-                channels=8, n_critic=1, chunk=6, pooling="flatten", log=lambda _: None)
+                channels=8, n_critic=1, chunk=6, pooling="flatten", log=lambda _: None,
+                xla=False)  # six steps: XLA's compilation would be most of their time
     return run, root / "acgan" / "acgan" / "acgan.keras"
 
 

@@ -26,7 +26,7 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
                 latent_dim: int = 128, channels: int = 32, n_critic: int = 5,
                 learning_rate: float = 2e-4, decay: bool = True, chunk: int = 500, seed: int = 0,
                 data_dir: str | None = None, log=None, pooling: str = "average",
-                generator_aux_weight: float = 1.0):
+                generator_aux_weight: float = 1.0, xla: bool = True):
     """Trains (or continues) an ACGAN on a dataset's training split.
 
     Args:
@@ -43,6 +43,9 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
         generator_aux_weight: weight of the generator's auxiliary loss (1:
             Song et al.; see `ACGAN`).
         seed: seed of the weights and the random draws.
+        xla: compile the training step with XLA (faster per step on this CPU;
+            its compilation outweighs that over a few steps). Not a setting
+            of the model: a run may continue with the other choice.
         data_dir: the dataset's folder (default: $LAD_DATA_DIR).
         log: callable(str) for progress lines (default: stderr with a time stamp).
     Returns: the trained `ACGAN`.
@@ -71,7 +74,7 @@ def train_acgan(run_dir, dataset: str = "mnist", steps: int = 100_000, batch_siz
     from lad_tf.utils.monitoring import log as stamp_log  # lazy, as above
 
     return fit_acgan(run_dir, dataset, data_dir, settings, done, steps, decay, chunk,
-                     log or stamp_log)
+                     log or stamp_log, xla)
 
 
 def _check_settings(**values):

@@ -36,13 +36,14 @@ def training_images(dataset: str, data_dir: str | None):
 
 
 def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int, decay: bool,
-                   log) -> ACGAN:
+                   log, xla: bool = True) -> ACGAN:
     """The AC-GAN read from `model_path` (after `done` steps) or a new one, compiled
     with Adam (beta_1 0, beta_2 0.9), both rates decayed linearly to 0 over `steps`
     generator steps,
     and with XLA: Keras leaves XLA off on CPU-only machines, where it cuts the
     step time here (`python -m benchmarks.acgan_step`: XLA / plain 0.50 at
-    n_critic 2, 0.69 at n_critic 5, 16 channels)."""
+    n_critic 2, 0.69 at n_critic 5, 16 channels). `xla=False` skips XLA's
+    compilation, which costs more than it saves over a few steps."""
     keras.utils.set_random_seed(settings["seed"])
     if done:
         model = keras.saving.load_model(model_path, compile=False)
@@ -64,14 +65,14 @@ def compiled_acgan(model_path: Path, done: int, data, settings: dict, steps: int
         rates = {"generator": keras.optimizers.schedules.PolynomialDecay(rate, steps, 0.0),
                  "critic": keras.optimizers.schedules.PolynomialDecay(rate, steps * n_critic, 0.0)}
     model.compile(keras.optimizers.Adam(rates["generator"], 0.0, 0.9),
-                  keras.optimizers.Adam(rates["critic"], 0.0, 0.9), jit_compile=True)
+                  keras.optimizers.Adam(rates["critic"], 0.0, 0.9), jit_compile=bool(xla))
     model.generator_optimizer.iterations.assign(done)  # the decay resumes where it stopped
     model.critic_optimizer.iterations.assign(done * n_critic)
     return model
 
 
 def fit_acgan(run_dir: Path, dataset: str, data_dir, settings: dict, done: int, steps: int,
-              decay: bool, chunk: int, log) -> ACGAN:
+              decay: bool, chunk: int, log, xla: bool = True) -> ACGAN:
     """Trains from step `done` to `steps` in chunks; after each chunk, writes
     TensorBoard scalars, the sample grid, acgan/acgan.keras and acgan/state.json
     (with the training seconds so far, over every resumed call), and a copy
@@ -84,7 +85,7 @@ def fit_acgan(run_dir: Path, dataset: str, data_dir, settings: dict, done: int, 
     """
     data = training_images(dataset, data_dir)
     folder = run_dir / "acgan"
-    model = compiled_acgan(folder / "acgan.keras", done, data, settings, steps, decay, log)
+    model = compiled_acgan(folder / "acgan.keras", done, data, settings, steps, decay, log, xla)
     seed, batch_size = settings["seed"], settings["batch_size"]
     batches = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
                .shuffle(len(data.x_train), seed=seed).repeat().batch(batch_size, drop_remainder=True))
