@@ -10,9 +10,10 @@ def fit_epochs(model, data, epochs: int, **kwargs):
     over `data`, all read from one iterator.
 
     Keras makes a new iterator of a finite dataset for every epoch. On a 2-core
-    CPU the first step after that often waited, idle, for seconds: PGD-AT on
-    MNIST (480 steps an epoch) lost 34-45 s of each 150 s epoch after the
-    first (`benchmarks/input_pipeline.py` measures both ways side by side).
+    CPU the first step after that sometimes waited, idle, for 30-45 s: PGD-AT
+    on MNIST (480 steps an epoch) lost 34-45 s of each later epoch of one run;
+    `benchmarks/input_pipeline.py` measures both ways side by side (median
+    later epoch 0.82x with one iterator, slowest first step 29.9 s -> 0.3 s).
     Repeating the dataset and setting `steps_per_epoch` to its length keeps
     one iterator and gives the same epochs (a shuffle before the repeat
     reshuffles every pass). Arrays, and datasets of unknown or infinite
