@@ -4,8 +4,8 @@
 
 On this 2-core CPU the first PGD-AT step of an epoch after the first often
 waited, idle, for seconds after Keras made the epoch's new iterator: the
-MNIST fast robust recipe (480 steps an epoch) lost 34 to 45 s of each
-150 s epoch. This benchmark trains the MNIST recipe's PGD-AT (LeNet, PGD-10,
+MNIST fast robust recipe (480 steps an epoch) lost 34 to 45 s in four of
+its six later epochs of about 150 s. This benchmark trains the MNIST recipe's PGD-AT (LeNet, PGD-10,
 `RobustSelection` on validation images after every epoch, as the harden
 stage does) on the recipe's own pipeline (`DatasetSplits.dataset`) both ways,
 alternating, and reports the median epoch, the median first step of the

@@ -11,7 +11,7 @@ def fit_epochs(model, data, epochs: int, **kwargs):
 
     Keras makes a new iterator of a finite dataset for every epoch. On a 2-core
     CPU the first step after that sometimes waited, idle, for 30-45 s: PGD-AT
-    on MNIST (480 steps an epoch) lost 34-45 s of each later epoch of one run;
+    on MNIST (480 steps an epoch) lost 34-45 s in four later epochs of one run;
     `benchmarks/input_pipeline.py` measures both ways side by side (median
     later epoch 0.82x with one iterator, slowest first step 29.9 s -> 0.3 s).
     Repeating the dataset and setting `steps_per_epoch` to its length keeps
