@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from lad_tf.attacks.art import art_classifier, one_hot
+from lad_tf.attacks.norms import resolve_norm
 
 
 def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: int = 100,
-         nb_random_init: int = 1, eps_step: float | None = None, batch_size: int = 128):
-    """Untargeted L-inf APGD with cross-entropy, the core of AutoAttack; the
+         nb_random_init: int = 1, eps_step: float | None = None, batch_size: int = 128,
+         norm="inf"):
+    """Untargeted APGD with cross-entropy (L-inf, or L2 with norm=2), the core of AutoAttack; the
     step size adapts itself, so only eps is set.
 
     Args:
@@ -18,11 +20,12 @@ def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: in
         x: float32 [B, H, W, C] in [0, 1].
         y: optional int [B] true labels (else the model's predictions).
         num_classes: K (2 for a one-logit binary model).
-        eps: L-inf budget; 0 returns x unchanged.
+        eps: the budget in `norm`; 0 returns x unchanged.
         max_iter: steps per restart; nb_random_init: restarts.
         eps_step: the initial step, which APGD halves when progress stalls;
             None: 2 * eps, AutoAttack's choice.
         batch_size: images per ART batch.
+        norm: "inf" or 2 (`lad_tf.attacks.norms`).
     Returns: float32 [B, H, W, C] in [0, 1].
     """
     # lazy: ART takes ~1 s to import, and only its attacks need it
@@ -34,7 +37,7 @@ def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: in
     # ART accepts only Python int/float (a NumPy float32 eps fails its check).
     eps = float(eps)
     attack = AutoProjectedGradientDescent(
-        art_classifier(model, x.shape[1:], num_classes), norm=np.inf, eps=eps,
+        art_classifier(model, x.shape[1:], num_classes), norm=resolve_norm(norm, "apgd"), eps=eps,
         eps_step=float(2 * eps if eps_step is None else eps_step), max_iter=max_iter,
         targeted=False, nb_random_init=nb_random_init, batch_size=batch_size,
         loss_type="cross_entropy", verbose=False)

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from lad_tf.attacks.art import art_classifier, one_hot
+from lad_tf.attacks.norms import resolve_norm
 from lad_tf.utils.batching import predict_labels
 from lad_tf.utils.errors import LadError
 
@@ -77,20 +78,22 @@ def _check(num_classes, eps, eps_step, max_iter, n_target_classes):
 
 
 def apgd_t(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: int = 100,
-           n_target_classes: int = 9, eps_step: float | None = None, batch_size: int = 128):
-    """Untargeted L-inf APGD-T: targeted APGD-DLR runs, one per likely wrong class.
+           n_target_classes: int = 9, eps_step: float | None = None, batch_size: int = 128,
+           norm="inf"):
+    """Untargeted APGD-T (L-inf, or L2 with norm=2): targeted APGD-DLR runs, one per likely wrong class.
 
     Args:
         model: callable images -> logits [B, K], K >= 3.
         x: float32 [B, H, W, C] in [0, 1].
         y: optional int [B] true labels (else the model's predictions).
         num_classes: K.
-        eps: L-inf budget; 0 returns x unchanged.
+        eps: the budget in `norm`; 0 returns x unchanged.
         max_iter: APGD steps per target class (AutoAttack: 100).
         n_target_classes: target classes tried per image, the top-scoring wrong
             ones of the clean logits; capped at K - 1 (AutoAttack: 9).
         eps_step: APGD's initial step; None: 2 * eps, as AutoAttack.
         batch_size: images per ART batch.
+        norm: "inf" or 2 (`lad_tf.attacks.norms`).
     Returns: float32 [B, H, W, C] in [0, 1]: per image the first run's example
         that is misclassified, else the last run's.
 
@@ -101,6 +104,7 @@ def apgd_t(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: 
     from art.attacks.evasion import AutoProjectedGradientDescent
 
     _check(num_classes, eps, eps_step, max_iter, n_target_classes)
+    norm = resolve_norm(norm, "apgd_t")
     x = np.asarray(x, "float32")
     if eps == 0 or len(x) == 0:  # ART rejects eps 0; no budget is no attack
         return x.copy()
@@ -111,7 +115,7 @@ def apgd_t(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: 
     # ART accepts only Python int/float (a NumPy float32 eps fails its check).
     eps = float(eps)
     attack = AutoProjectedGradientDescent(
-        classifier, norm=np.inf, eps=eps, eps_step=float(2 * eps if eps_step is None else eps_step),
+        classifier, norm=norm, eps=eps, eps_step=float(2 * eps if eps_step is None else eps_step),
         max_iter=int(max_iter), targeted=True, nb_random_init=1, batch_size=batch_size,
         loss_type=None, verbose=False)
     x_adv = x.copy()

@@ -24,7 +24,12 @@ QUICK = {  # --quick: the same code paths on a few images, for tests and smoke r
                       "apgd": {"max_iter": 5}, "square": {"max_iter": 20},
                       "apgd_t": {"max_iter": 5, "n_target_classes": 2},
                       "pgd_restarts": {"nb_iter": 10, "restarts": 2}},
+    "ga_searches": 1, "ga_steps": 10,
+    "l2_attack_params": {"apgd": {"max_iter": 5}, "square": {"max_iter": 20},
+                         "apgd_t": {"max_iter": 5, "n_target_classes": 2},
+                         "pgd_restarts": {"nb_iter": 10, "restarts": 2}, "pgd": {"nb_iter": 10}},
 }
+_MERGED = ("attack_params", "l2_attack_params")  # the recipe's own entries win over QUICK's
 
 # The robust suite's (AutoAttack's) budgets where they differ from the
 # registry's table defaults (`square` there is Square-100); attack_params
@@ -39,10 +44,9 @@ PROGRESS_LINES = 4  # about this many progress lines per attack
 
 def quick_settings(cfg):
     """`cfg` (an EvaluationConfig) with QUICK's sizes; the recipe's own
-    attack_params win over QUICK's."""
-    sizes = {k: v for k, v in QUICK.items() if k != "attack_params"}
-    return dataclasses.replace(cfg, **sizes,
-                               attack_params={**QUICK["attack_params"], **cfg.attack_params})
+    attack_params and l2_attack_params win over QUICK's."""
+    sizes = {k: v for k, v in QUICK.items() if k not in _MERGED}
+    return dataclasses.replace(cfg, **sizes, **{k: {**QUICK[k], **getattr(cfg, k)} for k in _MERGED})
 
 
 def attack_params(cfg, name: str) -> dict:
@@ -79,6 +83,8 @@ def suite_params(name: str, params: Mapping) -> dict:
 def suite_title(name: str, params: Mapping) -> str:
     """Table title of suite attack `name` run with `params` (over the registry defaults)."""
     p = {**ATTACKS[name].defaults, **params}
+    if p.get("norm", "inf") not in ("inf", float("inf")):  # an L2 suite (lad_tf.evaluation.threats)
+        return f"{suite_title(name, {**params, 'norm': 'inf'})}, L2"
     if name == "apgd":
         restarts = p.get("nb_random_init", 1)
         return f"APGD-CE ({p['max_iter']} steps" + (f" x {restarts} restarts)" if restarts > 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lad_tf.attacks.norms import resolve_norm
 from lad_tf.attacks.pgd import pgd
 from lad_tf.utils.batching import predict_labels
 from lad_tf.utils.errors import LadError
@@ -24,8 +25,8 @@ def _check(eps, eps_iter, nb_iter, restarts):
 
 
 def pgd_restarts(model, x, y=None, eps: float = 0.3, eps_iter: float = 0.01, nb_iter: int = 100,
-                 restarts: int = 5, seed: int | None = 0):
-    """Untargeted L-inf PGD, `restarts` random starts per image.
+                 restarts: int = 5, seed: int | None = 0, norm="inf"):
+    """Untargeted PGD (L-inf, or L2 with norm=2), `restarts` random starts per image.
 
     Restart r runs only on the images that no earlier restart fooled, so a
     restart never undoes an earlier success: accuracy never rises with restarts.
@@ -35,10 +36,11 @@ def pgd_restarts(model, x, y=None, eps: float = 0.3, eps_iter: float = 0.01, nb_
             is attacked through `softmax_logits`.
         x: float32 [B, H, W, C] in [0, 1].
         y: optional int [B] true labels (else the model's predictions).
-        eps: L-inf budget (0 returns x unchanged); eps_iter: step size;
+        eps: the budget in `norm` (0 returns x unchanged); eps_iter: step size;
             nb_iter: steps per restart (PGD-100: 100).
         restarts: random starts per image.
         seed: restart r seeds TensorFlow with seed + r (None: unseeded).
+        norm: "inf" or 2 (`lad_tf.attacks.norms`).
     Returns: float32 [B, H, W, C] in [0, 1]: per image the first restart's
         example that is misclassified, else the last restart's.
 
@@ -46,6 +48,7 @@ def pgd_restarts(model, x, y=None, eps: float = 0.3, eps_iter: float = 0.01, nb_
         LadError: a bad parameter.
     """
     _check(eps, eps_iter, nb_iter, restarts)
+    resolve_norm(norm, "pgd_restarts")
     x = np.asarray(x, "float32")
     if eps == 0 or len(x) == 0:
         return x.copy()
@@ -59,7 +62,7 @@ def pgd_restarts(model, x, y=None, eps: float = 0.3, eps_iter: float = 0.01, nb_
             break
         tried = np.asarray(pgd(model, x[todo], eps=eps, eps_iter=eps_iter, nb_iter=int(nb_iter),
                                y=y[todo], rand_init=True,
-                               seed=None if seed is None else int(seed) + r))
+                               seed=None if seed is None else int(seed) + r, norm=norm))
         x_adv[todo] = tried
         fooled[todo] = predict_labels(model(tried, training=False)) != y[todo]
     return x_adv

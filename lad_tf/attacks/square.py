@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from lad_tf.attacks.art import art_classifier, one_hot
+from lad_tf.attacks.norms import resolve_norm
 
 
 def square(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: int = 100,
-           batch_size: int = 128):
-    """Score-based black-box L-inf Square attack: it reads only the model's
+           batch_size: int = 128, norm="inf"):
+    """Score-based black-box Square attack (L-inf, or L2 with norm=2): it reads only the model's
     outputs, never its gradients.
 
     Args:
@@ -18,9 +19,10 @@ def square(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: 
         x: float32 [B, H, W, C] in [0, 1].
         y: optional int [B] true labels (else the model's predictions).
         num_classes: K (2 for a one-logit binary model).
-        eps: L-inf budget; 0 returns x unchanged.
+        eps: the budget in `norm`; 0 returns x unchanged.
         max_iter: random-search iterations (model queries per image).
         batch_size: images per ART batch.
+        norm: "inf" or 2 (`lad_tf.attacks.norms`).
     Returns: float32 [B, H, W, C] in [0, 1].
     """
     # lazy: ART takes ~1 s to import, and only its attacks need it
@@ -30,6 +32,7 @@ def square(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: 
     if eps == 0:  # ART rejects eps 0; no budget is no attack
         return x.copy()
     # ART accepts only Python int/float (a NumPy float32 eps fails its check).
-    attack = SquareAttack(art_classifier(model, x.shape[1:], num_classes), norm=np.inf,
+    attack = SquareAttack(art_classifier(model, x.shape[1:], num_classes),
+                          norm=resolve_norm(norm, "square"),
                           eps=float(eps), max_iter=max_iter, batch_size=batch_size, verbose=False)
     return attack.generate(x, y=one_hot(y, num_classes))

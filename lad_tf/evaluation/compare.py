@@ -27,6 +27,7 @@ from lad_tf.evaluation import robust_tables
 from lad_tf.evaluation.costs import method_seconds, training_seconds
 from lad_tf.evaluation.figures import frontier_figure
 from lad_tf.evaluation.tables import attack_rows, method_title
+from lad_tf.evaluation.threat_report import has_threats, threat_section, threats_figure
 from lad_tf.runs.run_dir import RunDir
 from lad_tf.utils.errors import LadError
 from lad_tf.utils.files import write_text
@@ -94,6 +95,9 @@ def _check_alike(first: Column, base: dict, col: Column, result: dict):
     """Raises a LadError naming the first setting in which `col`'s run differs."""
     found = (_difference("recipe data", base["data"], result["data"])
              or _difference("robust suite", base.get("robust"), result.get("robust")))
+    a, b = base.get("threats") or {}, result.get("threats") or {}
+    for threat in sorted(set(a) & set(b) - {"threats", "titles"}):  # both judged it: alike?
+        found = found or _difference(f"threats {threat}", a[threat], b[threat])
     for key in SAME_SETTINGS:
         found = found or _difference(f"evaluation.{key}", base["settings"].get(key),
                                      result["settings"].get(key))
@@ -147,6 +151,7 @@ def comparison_markdown(columns: list[Column], result: dict, seconds: dict) -> s
     lines.append("| training seconds (LAD methods: with the generator, SVMs and generation) | "
                  + " | ".join(f"{seconds[n]:.0f}" for n in labels) + " |")
     lines += robust_tables.notes(result, labels)
+    lines += threat_section(result, labels, labels)
     lines += ["", "Models: " + "; ".join(f"{c.label} = `{c.run_dir}` `{c.method}`"
                                          for c in columns) + ". The original's seconds are its "
               "classifier's training. Worst case per model: "
@@ -164,6 +169,9 @@ def write_comparison(columns: list[Column], out_dir: Path) -> dict:
                float(result["models"][c.label]["robust_accuracy"]), seconds[c.label])
               for c in columns]
     save_png(frontier_figure(points), out_dir / "frontier.png", scale=1)
+    labels = [c.label for c in columns]
+    if has_threats(result, labels):
+        save_png(threats_figure(result, labels, labels), out_dir / "threats.png", scale=1)
     return result
 
 

@@ -14,6 +14,10 @@ from lad_tf.lad import attention_svm
 from lad_tf.utils.cache import ResultCache
 from lad_tf.utils.files import fingerprint
 
+# EvaluationConfig fields that only the threats beyond L-inf read.
+THREAT_FIELDS = ("threats", "l2_eps", "l2_attack_params", "spatial", "corruptions",
+                 "ga_searches", "ga_steps", "ga_acgan")
+
 # Imported for their side effect: they register the classes a run's files hold.
 _REGISTERED = (attention_svm, models)
 
@@ -48,8 +52,15 @@ class EvaluationContext:
         return self.data.num_classes
 
     def settings(self) -> dict:
-        """The evaluation settings as a dict (evaluation.json's "settings", the cache key)."""
+        """The evaluation settings as a dict (evaluation.json's "settings")."""
         return dataclasses.asdict(self.cfg)
+
+    def key_settings(self) -> dict:
+        """The settings the L-inf results depend on (their cache key): all but
+        the threat settings, which key each threat's own cache
+        (`lad_tf.evaluation.threats`), so that naming another threat reruns
+        nothing else, and caches written before threats existed stay valid."""
+        return {k: v for k, v in self.settings().items() if k not in THREAT_FIELDS}
 
     def curve_eps(self) -> list[float]:
         """The eps of Fig. 7 and of the LAD test sets: hardening.sweep_eps, else
@@ -59,4 +70,4 @@ class EvaluationContext:
 
     def cache(self, name: str, model_path: Path) -> ResultCache:
         """The result cache of model `name`, valid for this file version and these settings."""
-        return ResultCache(self.folder, name, fingerprint(model_path), self.settings())
+        return ResultCache(self.folder, name, fingerprint(model_path), self.key_settings())

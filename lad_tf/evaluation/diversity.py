@@ -116,7 +116,7 @@ def measure_diversity(ctx, pieces) -> tuple[dict, DiversityExamples | None]:
     classifier, generator, svm = pieces
     targets = run_targets(ctx.run_dir, ctx.num_classes)  # the run's svm.targets
     cached = ctx.folder / "diversity.json"
-    key = cache_key(fingerprint(ctx.run_dir / "classifier.keras"), ctx.settings(),
+    key = cache_key(fingerprint(ctx.run_dir / "classifier.keras"), ctx.key_settings(),
                     ctx.curve_eps(), *([targets.to_dict()] if targets.mode != "all" else []))
     found = read_keyed_json(cached, key)
     if found is not None:

@@ -152,7 +152,8 @@ def run_suite(attack: Callable, predict: Callable, plan: SuitePlan, sample: tupl
 
     Returns: robust_examples, robust_clean_accuracy, robust_<attack>_accuracy
         (also for REFERENCE), robust_accuracy (worst case over plan.attacks),
-        masking_checks, and robust_details (rows with seconds).
+        masking_checks, robust_details (rows with seconds), and robust_per_image
+        (bool [N], the worst case per image; not JSON: callers pop it).
     """
     x, y = sample
     clean = predict(x) == y
@@ -177,12 +178,14 @@ def run_suite(attack: Callable, predict: Callable, plan: SuitePlan, sample: tupl
         log(f"  masking check: PGD at eps {plan.masking['eps']:g}: accuracy {high:.4f} on "
             f"{row['examples']} images")
     suite = {k: correct[k] for k in plan.attacks}
-    out["robust_accuracy"] = float(worst_case(clean, suite).mean()) if len(y) else 0.0
+    worst = worst_case(clean, suite)
+    out["robust_accuracy"] = float(worst.mean()) if len(y) else 0.0
     free = tuple(k for k in correct if ATTACKS[k].gradient_free)
     out["masking_checks"] = masking_checks({k: details[k]["accuracy"] for k in correct}, high, free)
     log(f"  robust accuracy (worst case per image): {out['robust_accuracy']:.4f}; masking checks "
         + ", ".join(f"{k} {v['status']}" for k, v in out["masking_checks"].items()))
     out["robust_details"] = details
+    out["robust_per_image"] = worst
     return out
 
 

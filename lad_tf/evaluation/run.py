@@ -21,6 +21,7 @@ from lad_tf.evaluation.lad_examples import (
 )
 from lad_tf.evaluation.robust import evaluate_robust, suite_summary
 from lad_tf.evaluation.samples import sample_sizes
+from lad_tf.evaluation.threats import evaluate_threats, threats_summary
 from lad_tf.evaluation.transfer import (
     blackbox_summary,
     craft_transfer_sets,
@@ -98,9 +99,14 @@ class RunEvaluation:
             ctx.log(f"  transfer {attack} from the black-box CNN: accuracy {row['accuracy']:.4f}")
         if lad_sets:
             result["lad_accuracy"] = lad_accuracy(model, lad_sets, cache)
-        if ctx.cfg.robust_per_class:
+        linf = None
+        if ctx.cfg.robust_per_class and "linf" in ctx.cfg.threats:
             result.update(evaluate_robust(ctx, name, model, cache))
             details["robust"] = result.pop("robust_details")
+            linf = result.pop("robust_per_image")
+        threats = evaluate_threats(ctx, name, model, path, linf)
+        if threats:
+            result["threats"] = threats
         result["details"] = details
         return result
 
@@ -124,8 +130,10 @@ class RunEvaluation:
                   "samples": sample_sizes(cfg, ctx.data.y_test, ctx.num_classes),
                   "attack_titles": {a: attack_title(cfg, a) for a in  # recipe order, once each
                                     dict.fromkeys([*cfg.attacks, *cfg.transfer_attacks])}}
-        if cfg.robust_per_class:
+        if cfg.robust_per_class and "linf" in cfg.threats:
             result["robust"] = suite_summary(cfg, ctx.data.y_test, ctx.num_classes)
+        if set(cfg.threats) - {"linf"}:
+            result["threats"] = threats_summary(cfg, ctx.data)
         return result
 
     def run(self) -> dict:

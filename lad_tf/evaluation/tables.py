@@ -13,6 +13,7 @@ from lad_tf.defences import title
 from lad_tf.evaluation import robust_tables
 from lad_tf.evaluation.costs import LAD_SETUP
 from lad_tf.evaluation.paper import mnist_tables
+from lad_tf.evaluation.threat_report import threat_section
 from lad_tf.utils.formatting import pct
 
 GA_NOTE = ("GA (Song et al. 2018), the paper's latent-space baseline attack, needs an AC-GAN "
@@ -148,6 +149,7 @@ def render_tables(result: dict, method_seconds: dict | None = None, dataset: str
     lines += _cost_and_lad_rows(result, names, method_seconds)
     lines += robust_tables.notes(result, names, method_title)
     lines += _notes(result, method_seconds)
+    lines += threat_section(result, names, [method_title(n) for n in names])
     lines += _sweep_table(result) + _diversity_table(result)
     text = "\n".join(lines) + "\n"
     if dataset == "mnist" and "original" in result["models"]:

@@ -7,7 +7,15 @@ TensorFlow-free, like `lad_tf.recipe.schema` and `lad_tf.recipe.names`.
 
 from __future__ import annotations
 
-from lad_tf.recipe.names import ATTACK_NAMES, METHOD_NAMES
+from lad_tf.recipe.names import (
+    ATTACK_NAMES,
+    CORRUPTION_NAMES,
+    L2_ATTACKS,
+    METHOD_NAMES,
+    PER_IMAGE_THREATS,
+    SPATIAL_GRID,
+    THREAT_NAMES,
+)
 from lad_tf.utils.errors import LadError
 
 SVM_TARGETS = ("auto", "all", "nearest")  # lad_tf.lad.targets
@@ -140,6 +148,50 @@ def _check_evaluation(r):
            f"evaluation.masking_eps must be a number > 0. Received: {masking_eps!r}")
     _check(_positive_int_or_none(r.evaluation.cw_per_class),
            f"evaluation.cw_per_class must be a positive integer or null. Received: {r.evaluation.cw_per_class!r}")
+    check_threats(r.evaluation)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_threats(e) -> None:
+    """The threat settings of an EvaluationConfig `e` (names, L2 eps, the
+    spatial grid, corruptions, GA sizes)."""
+    threats = list(e.threats)
+    unknown = [t for t in threats if t not in THREAT_NAMES]
+    _check(not unknown, f"evaluation.threats names unknown threats {unknown}; known: "
+           f"{list(THREAT_NAMES)}")
+    _check(len(set(threats)) == len(threats), f"evaluation.threats lists a threat twice: {threats}")
+    _check("union" not in threats or set(threats) & set(PER_IMAGE_THREATS),
+           f"evaluation.threats: union needs at least one of {list(PER_IMAGE_THREATS)} beside it. "
+           f"Received: {threats}")
+    _check(_number(e.l2_eps) and e.l2_eps > 0,
+           f"evaluation.l2_eps must be a number > 0 (the L2 budget). Received: {e.l2_eps!r}")
+    bad = sorted(set(e.l2_attack_params) - set(L2_ATTACKS))
+    _check(not bad and all(isinstance(v, dict) for v in e.l2_attack_params.values()),
+           f"evaluation.l2_attack_params must map {list(L2_ATTACKS)} to objects. "
+           f"Received: {e.l2_attack_params!r}")
+    _check(isinstance(e.spatial, dict) and not set(e.spatial) - set(SPATIAL_GRID),
+           f"evaluation.spatial takes the keys {sorted(SPATIAL_GRID)}. Received: {e.spatial!r}")
+    grid = {**SPATIAL_GRID, **e.spatial}
+    for key in ("angles", "shifts"):
+        _check(_int_at_least(grid[key], 1),
+               f"evaluation.spatial.{key} must be an integer >= 1 (a grid with zero points "
+               f"judges nothing). Received: {grid[key]!r}")
+    for key in ("max_angle", "max_shift"):
+        _check(_number(grid[key]) and grid[key] >= 0,
+               f"evaluation.spatial.{key} must be a number >= 0. Received: {grid[key]!r}")
+    unknown = [c for c in e.corruptions if c not in CORRUPTION_NAMES]
+    _check(not unknown and (e.corruptions or "corruptions" not in threats),
+           f"evaluation.corruptions must name some of {list(CORRUPTION_NAMES)}. "
+           f"Received: {list(e.corruptions)}")
+    for key in ("ga_searches", "ga_steps"):
+        value = getattr(e, key)
+        _check(_int_at_least(value, 0), f"evaluation.{key} must be an integer >= 0. "
+               f"Received: {value!r}")
+    _check(e.ga_acgan is None or isinstance(e.ga_acgan, str),
+           f"evaluation.ga_acgan must be a path or null. Received: {e.ga_acgan!r}")
 
 
 def _check_defences(r):

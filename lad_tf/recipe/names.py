@@ -35,3 +35,20 @@ TRAINING_SECTIONS = {"pgd-at": "pgd_at", "trades": "trades", "fast-at": "fast_at
 
 # Where a command takes a method name, this one names the undefended classifier.
 ORIGINAL = "original"
+
+# Threats the evaluation judges a model under (`evaluation.threats`,
+# lad_tf.evaluation.threats): L-inf is the robust suite; union is, per image,
+# correct under every per-image threat the list names.
+THREAT_NAMES = ("linf", "l2", "spatial", "corruptions", "ga", "union")
+PER_IMAGE_THREATS = ("linf", "l2", "spatial", "corruptions")  # GA makes its own images
+
+# The 15 MNIST-C corruptions (Mu & Gilmer 2019), lad_tf.attacks.corruptions.
+CORRUPTION_NAMES = ("shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale",
+                    "rotate", "brightness", "translate", "stripe", "fog", "spatter",
+                    "dotted_line", "zigzag", "canny_edges")
+
+# The spatial grid (Engstrom et al. 2019's MNIST grid: 31 x 5 x 5 = 775 transforms).
+SPATIAL_GRID = {"max_angle": 30.0, "angles": 31, "max_shift": 3.0, "shifts": 5}
+
+# The L2 suite's attacks (over evaluation.l2_attack_params) and check (c)'s PGD-40.
+L2_ATTACKS = ("apgd", "apgd_t", "square", "pgd_restarts", "pgd")

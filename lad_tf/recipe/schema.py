@@ -21,7 +21,7 @@ from lad_tf.recipe.checks import (
     SVM_TARGETS,
     check_recipe,
 )
-from lad_tf.recipe.names import ATTACK_NAMES, METHOD_NAMES
+from lad_tf.recipe.names import ATTACK_NAMES, CORRUPTION_NAMES, METHOD_NAMES
 from lad_tf.utils.errors import LadError
 
 ZOO_DIR = Path(__file__).resolve().parents[2] / "zoo"  # lad_tf/recipe/schema.py -> the checkout
@@ -191,6 +191,18 @@ class EvaluationConfig:
     diversity_per_class: int = 5  # provider images per class for the diversity measure
     batch_size: int = 500
     seed: int = 0
+    # Threats judged on the robust sample (lad_tf.evaluation.threats; `python -m
+    # lad_tf.evaluate --threats`): linf (the robust suite above), l2, spatial,
+    # corruptions, ga, union. None of the settings below enters the cache key of
+    # the L-inf results, so naming another threat reruns nothing else.
+    threats: tuple = ("linf",)
+    l2_eps: float = 2.0  # L2 budget on [0, 1] pixels
+    l2_attack_params: dict = dataclasses.field(default_factory=dict)  # over the L2 suite's defaults
+    spatial: dict = dataclasses.field(default_factory=dict)  # over names.SPATIAL_GRID
+    corruptions: tuple = CORRUPTION_NAMES
+    ga_searches: int = 10  # GA searches per source class
+    ga_steps: int = 1000  # GA steps per search (Song et al.'s code)
+    ga_acgan: typing.Optional[str] = None  # AC-GAN .keras; None: RUN/acgan/chosen.keras or acgan.keras
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from lad_tf.evaluation.context import EvaluationContext
 from lad_tf.evaluation.robust import evaluate_robust, suite_summary
+from lad_tf.evaluation.threats import evaluate_threats, threats_summary
 from lad_tf.utils.errors import LadError
 from lad_tf.utils.files import fingerprint
 from lad_tf.utils.metrics import accuracy
@@ -106,10 +107,13 @@ def measure(model, name: str, model_file: Path, recipe, data, folder: Path,
     folder.mkdir(parents=True, exist_ok=True)
     ctx = EvaluationContext(folder, recipe, data, recipe.evaluation, folder, log)
     robust = evaluate_robust(ctx, name, model, ctx.cache(name, model_file))
+    threats = evaluate_threats(ctx, name, model, model_file, robust.pop("robust_per_image"))
     suite = suite_summary(recipe.evaluation, data.y_test, data.num_classes)
     clean = accuracy(model, data.x_test, data.y_test)
     row = {"test_examples": int(len(data.y_test)), "clean_accuracy": clean,
            **{k: v for k, v in robust.items() if k != "robust_details"}}
+    if threats:  # the threats beyond L-inf that evaluation.threats names
+        row["threats"] = threats
     numbers = {"clean_accuracy": clean, "test_images": int(len(data.y_test)),
                "worst_case_accuracy": robust["robust_accuracy"],
                "worst_case_images": robust["robust_examples"],
@@ -125,6 +129,9 @@ def measure(model, name: str, model_file: Path, recipe, data, folder: Path,
 def evaluation_record(recipe, data, name: str, row: dict) -> dict:
     """evaluation.json of a one-model folder, as `python -m lad_tf.export` and
     `python -m lad_tf.compare` read a run's."""
-    return {"settings": dataclasses.asdict(recipe.evaluation),
-            "robust": suite_summary(recipe.evaluation, data.y_test, data.num_classes),
-            "models": {name: row}, "exported_method": name, "hardened": row}
+    record = {"settings": dataclasses.asdict(recipe.evaluation),
+              "robust": suite_summary(recipe.evaluation, data.y_test, data.num_classes),
+              "models": {name: row}, "exported_method": name, "hardened": row}
+    if set(recipe.evaluation.threats) - {"linf"}:
+        record["threats"] = threats_summary(recipe.evaluation, data)
+    return record
