@@ -144,17 +144,23 @@ def one_defence(recipe, method: str):
         recipe.export, name=f"lenet_mnist_{method}"))
 
 
+# Recipe sections that judge or export a trained model but do not train it: a
+# rerun that changes only these (e.g. evaluation.threats) reuses the model.
+JUDGING = ("evaluation", "export")
+
+
 def trained_before(run_dir: Path, recipe, method: str):
     """(model, info, seconds) of `method` trained in `run_dir` by an earlier
-    call with the same recipe (its recipe.json, its metrics/harden.json and
-    methods/<method>.keras all there), else None."""
+    call with the same recipe but for its JUDGING sections (its recipe.json,
+    its metrics/harden.json and methods/<method>.keras all there), else None."""
     harden, model_file = run_dir / "metrics" / "harden.json", run_dir / "methods" / f"{method}.keras"
     if not (harden.is_file() and model_file.is_file() and (run_dir / "recipe.json").is_file()):
         return None
     written = json.loads((run_dir / "recipe.json").read_text())
     record = json.loads(harden.read_text())
     wanted = json.loads(json.dumps(one_defence(recipe, method).to_dict()))  # tuples as lists
-    if written != wanted or method not in record["methods"]:
+    training = lambda r: {k: v for k, v in r.items() if k not in JUDGING}  # noqa: E731
+    if training(written) != training(wanted) or method not in record["methods"]:
         return None
     import keras
 
