@@ -75,3 +75,14 @@ def test_fast_robust_benchmark_quick_writes_its_row(tmp_path, mnist_dir, capfd):
     assert second["training_seconds"] == row["training_seconds"]
     assert second["worst_case_accuracy"] == row["worst_case_accuracy"]
     assert second["clean_accuracy"] == pytest.approx(row["clean_accuracy"], abs=1e-4)  # 1 image
+    # Naming another threat changes only the evaluation: the model is reused and
+    # its evaluation.json gains the threat (issue 25), the L-inf row unchanged.
+    code = fast_robust.main(["--quick", "--set", "pgd_at.init=scratch", "--set",
+                             'evaluation.threats=["linf", "spatial", "union"]', "--run-dir",
+                             str(tmp_path / "run"), "--out", str(again)])
+    assert code == 0 and "reusing pgd-at trained earlier" in capfd.readouterr().err
+    evaluation = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    model = evaluation["models"]["pgd-at"]
+    assert model["robust_accuracy"] == second["worst_case_accuracy"]
+    assert set(model["threats"]) == {"spatial", "union"} and "spatial" in evaluation["threats"]
+    assert model["threats"]["union"]["accuracy"] <= model["threats"]["spatial"]["accuracy"]
