@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _cli import assert_clean_error
+from _cli import assert_clean_error, run_main
 
 
 def harden(*args, cwd, env=None):
@@ -104,21 +104,30 @@ def test_unknown_dataset(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_missing_data_folder_offline(tmp_path):
+def test_missing_data_folder_offline(tmp_path, monkeypatch, capfd):
+    """main() in this process (the data path reads these variables when it
+    runs): a fresh `python -m lad_tf.harden` costs seconds of TensorFlow
+    import, and the shared tiny run above is the command's own process."""
+    from lad_tf.cli.harden import main
+
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = harden("--dataset", "mnist", cwd=tmp_path,
-                    env={"LAD_DATA_DIR": str(empty), "HOME": str(empty),
-                         "TFDS_DATA_DIR": str(empty)})
+    for name in ("LAD_DATA_DIR", "HOME", "TFDS_DATA_DIR"):
+        monkeypatch.setenv(name, str(empty))
+    result = run_main(main, "--dataset", "mnist", cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, "mnist.npz", "--data-dir")
     assert not (tmp_path / "runs").exists()
 
 
-def test_corrupt_mnist_npz(tmp_path):
+def test_corrupt_mnist_npz(tmp_path, monkeypatch, capfd):
+    """main() in this process, as above."""
+    from lad_tf.cli.harden import main
+
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "mnist.npz").write_bytes(b"this is not a zip file")
-    result = harden("--dataset", "mnist", "--data-dir", str(tmp_path / "data"), cwd=tmp_path,
-                    env={"TFDS_DATA_DIR": str(tmp_path)})
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    result = run_main(main, "--dataset", "mnist", "--data-dir", tmp_path / "data", cwd=tmp_path,
+                      capfd=capfd)
     assert_clean_error(result, "mnist.npz")
     assert not (tmp_path / "runs").exists()
 

@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 from _cli import run_module
 
-PER_CLASS = 100  # folder images per class: svm.per_class (24) is lowered to the provider split's 20
+PER_CLASS = 50  # folder images per class: svm.per_class (24) is lowered to the provider split's 10
 
 
 @pytest.fixture(scope="module")

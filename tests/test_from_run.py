@@ -4,7 +4,7 @@ defences whose recipe values are unchanged and trains the rest."""
 import json
 
 import pytest
-from _cli import assert_clean_error, run_module
+from _cli import assert_clean_error, run_main, run_module
 from _tiny import SHORT_EXPORT_CHOICE
 
 SMALL = [
@@ -65,15 +65,19 @@ def test_changed_generator_trains_it_and_everything_after(source_run):
     assert "generator epoch 1/1" in result.stderr
 
 
-def test_bad_from_run_fails_before_writing(tmp_path):
+def test_bad_from_run_fails_before_writing(tmp_path, capfd):
+    """The command's main() in this process (the runs above are `python -m
+    lad_tf.harden --from-run` in fresh processes)."""
+    from lad_tf.cli.harden import main
+
     not_a_run = tmp_path / "empty"
     not_a_run.mkdir()
-    result = run_module("lad_tf.harden", *SMALL, "--run-dir", str(tmp_path / "new"),
-                        "--from-run", str(not_a_run), cwd=tmp_path)
+    result = run_main(main, *SMALL, "--run-dir", tmp_path / "new", "--from-run", not_a_run,
+                      cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, "not a run directory", "recipe.json")
     assert not (tmp_path / "new").exists()
-    result = run_module("lad_tf.harden", *SMALL, "--run-dir", str(not_a_run), "--resume",
-                        "--from-run", str(not_a_run), cwd=tmp_path)
+    result = run_main(main, *SMALL, "--run-dir", not_a_run, "--resume", "--from-run", not_a_run,
+                      cwd=tmp_path, capfd=capfd)
     assert_clean_error(result, "drop --resume")
 
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from _cli import run_module
+from _cli import run_main
 
 from lad_tf.lad.targets import AUTO_NEAREST_ABOVE, choose_targets, resolve_mode
 from lad_tf.recipe.schema import load_recipe
@@ -95,10 +95,14 @@ def test_k_not_below_the_class_count_is_refused():
     assert resolve_mode(nearest_recipe(9), 10) == "nearest"
 
 
-def test_k_too_large_stops_the_cli_before_training(tmp_path):
+def test_k_too_large_stops_the_cli_before_training(tmp_path, capfd):
+    """The command's main() in this process (the shared tiny run is `python -m
+    lad_tf.harden` with svm.targets=nearest in a fresh process)."""
+    from lad_tf.cli.harden import main
+
     run_dir = tmp_path / "run"
-    result = run_module("lad_tf.harden", "--dataset", "digits", "--run-dir", str(run_dir),
-                        "--set", "svm.targets=nearest", "--set", "svm.k=10", cwd=tmp_path)
+    result = run_main(main, "--dataset", "digits", "--run-dir", run_dir, "--set",
+                      "svm.targets=nearest", "--set", "svm.k=10", cwd=tmp_path, capfd=capfd)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "svm.k must be in [1, 9] for 10 classes" in errors[0], result.stderr

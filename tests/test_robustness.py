@@ -168,8 +168,12 @@ def test_evaluate_command_quick_keeps_the_full_results(methods_run, capfd):
     before = (run_dir / "evaluation.json").read_bytes()
     # two of the ten methods keep the test short; --method is tested below
     quick_args = ("--quick", "--method", "lad,pgd-at", *QUICK_ATTACKS)
-    result = run_module("lad_tf.evaluate", str(run_dir), *quick_args, cwd=cwd)
+    # main() in this process: test_zoo's test_benchmark_row_matches_the_evaluate_command
+    # runs `python -m lad_tf.evaluate` on a run in a fresh process, and
+    # test_evaluate_rejects_a_folder_that_is_not_a_run its error in one.
+    result = run_main(main, run_dir, *quick_args, cwd=cwd, capfd=capfd)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "training the black-box" in result.stderr  # this first run computes what it needs
     quick = json.loads((run_dir / "evaluation-quick.json").read_text())
     assert quick["quick"] and quick["models"]["original"]["details"]["pgd"]["examples"] == 30
     assert "| hardening wall time |" in (run_dir / "robustness-quick.md").read_text()

@@ -8,7 +8,7 @@ import sys
 
 import keras
 import pytest
-from _cli import assert_clean_error
+from _cli import assert_clean_error, run_main
 from _tiny import LAD_ONLY_FAST_EVALUATION
 from test_svhn_celeba_data import small_celeba, write_mat
 
@@ -129,32 +129,44 @@ def test_celeba_end_to_end_through_tfds(celeba_run):
 
 
 # ------------------------------------------------------------------- bad input
+# The command's main() in this process: the runs above are `python -m
+# lad_tf.harden` in fresh processes; a fresh process per error only adds the
+# seconds of importing TensorFlow. TFDS_DATA_DIR is read when the data is
+# looked up, so monkeypatch sets it for the call.
 
-def test_svhn_mat_without_x(tmp_path):
+def harden_here(args, cwd, capfd):
+    from lad_tf.cli.harden import main
+
+    return run_main(main, *args, cwd=cwd, capfd=capfd)
+
+
+def test_svhn_mat_without_x(tmp_path, monkeypatch, capfd):
     write_mat(tmp_path / "data" / "train_32x32.mat")
     write_mat(tmp_path / "data" / "test_32x32.mat", X=None)
-    result = run(["--dataset", "svhn", "--data-dir", str(tmp_path / "data")], tmp_path,
-                 env={"TFDS_DATA_DIR": str(tmp_path)})
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    result = harden_here(["--dataset", "svhn", "--data-dir", str(tmp_path / "data")], tmp_path,
+                         capfd)
     assert_clean_error(result, "test_32x32.mat", "missing variables ['X']")
     assert not (tmp_path / "runs").exists()
 
 
-def test_svhn_recipe_on_images_of_another_size(tmp_path):
-    result = run(["--dataset", "svhn", "--set", "data.dataset=digits"], tmp_path)
+def test_svhn_recipe_on_images_of_another_size(tmp_path, capfd):
+    result = harden_here(["--dataset", "svhn", "--set", "data.dataset=digits"], tmp_path, capfd)
     assert_clean_error(result, "digits images are 28x28x1", "made for 32x32x3 images")
     assert not (tmp_path / "runs").exists()
 
 
 @pytest.fixture
-def celeba_dir(tmp_path, data_dir):
+def celeba_dir(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
     return tmp_path, data_dir
 
 
-def test_celeba_attribute_count_disagrees(celeba_dir):
+def test_celeba_attribute_count_disagrees(celeba_dir, capfd):
     tmp_path, data_dir = celeba_dir
     small_celeba(tmp_path / "data", data_dir, count=7)
-    result = run(["--dataset", "celeba", "--data-dir", str(tmp_path / "data")], tmp_path,
-                 env={"TFDS_DATA_DIR": str(tmp_path)})
+    result = harden_here(["--dataset", "celeba", "--data-dir", str(tmp_path / "data")], tmp_path,
+                         capfd)
     assert_clean_error(result, "list_attr_celeba.txt", "line 1 says 7 images but the file has "
                                                        "6 rows")
 
@@ -163,11 +175,10 @@ def test_celeba_attribute_count_disagrees(celeba_dir):
     ("data.image_size=100", ("celeba_net", "multiples of 32", "data.image_size")),
     ("data.channels=1", ("celeba images are 128x128x3", "made for 128x128x1 images")),
 ])
-def test_celeba_wrong_size_or_channels(celeba_dir, override, needles):
+def test_celeba_wrong_size_or_channels(celeba_dir, override, needles, capfd):
     tmp_path, data_dir = celeba_dir
     small_celeba(tmp_path / "data", data_dir)
-    result = run(["--dataset", "celeba", "--data-dir", str(tmp_path / "data"), "--set", override,
-                  "--set", "data.provider_fraction=0.25"], tmp_path,
-                 env={"TFDS_DATA_DIR": str(tmp_path)})
+    result = harden_here(["--dataset", "celeba", "--data-dir", str(tmp_path / "data"), "--set",
+                          override, "--set", "data.provider_fraction=0.25"], tmp_path, capfd)
     assert_clean_error(result, *needles)
     assert not (tmp_path / "runs").exists()

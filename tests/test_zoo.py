@@ -122,14 +122,15 @@ SHORT = ["--set", "evaluation.robust_per_class=1", "--set", "evaluation.masking_
 
 
 @pytest.mark.parametrize("softmax", [False, True])
-def test_benchmark_your_model_prints_a_row_and_its_command(softmax, tmp_path, mnist_dir):
+def test_benchmark_your_model_prints_a_row_and_its_command(softmax, tmp_path, mnist_dir, capfd):
+    """The command's main() in this process (conftest imports ART first, so its
+    logger keeps the real stderr); test_benchmark_row_matches_the_evaluate_command
+    runs `python -m lad_tf.zoo benchmark` in a fresh process."""
     model = _small_model(softmax)
     model.save(tmp_path / "mine.keras")
-    # In a subprocess: ART's attacks, run in-process under capfd, leave a logger
-    # writing to the fixture's closed file (pytest then loses sys.stderr).
-    result = run_module("lad_tf.zoo", "benchmark", str(tmp_path / "mine.keras"), "--dataset",
-                        "mnist", "--data-dir", mnist_dir, "--cache-dir", str(tmp_path / "cache"),
-                        *SHORT, cwd=tmp_path)  # --data-dir: $LAD_DATA_DIR may be relative
+    result = run_main(zoo_main, "benchmark", tmp_path / "mine.keras", "--dataset", "mnist",
+                      "--data-dir", mnist_dir, "--cache-dir", tmp_path / "cache", *SHORT,
+                      cwd=tmp_path, capfd=capfd)  # --data-dir: $LAD_DATA_DIR may be relative
     assert result.returncode == 0, result.stderr[-2000:]
     row_line, command = result.stdout.strip().splitlines()[-2:]
     assert row_line.startswith("mine") and "worst case" in row_line and "(10 images" in row_line
