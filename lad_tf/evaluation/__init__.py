@@ -17,6 +17,9 @@ model and every defended model of the run (`hardening.methods`):
 - transfer ("unknown attack", Table III) accuracy on examples crafted against
   an independent black-box CNN of another architecture, trained here on the
   training split;
+- the threats beyond L-inf that `evaluation.threats` names, on the robust
+  suite's sample: the suite under L2, a grid of rotations and shifts, the
+  MNIST-C corruptions, GA where an AC-GAN exists, and their per-image union;
 - accuracy on LAD examples generated from test images through the original
   model's latent space, at every eps (Fig. 7), and the clean accuracy of the
   models fine-tuned per eps.
@@ -39,6 +42,7 @@ One module per job, in the order `run.RunEvaluation` calls them:
     cache         the result caches, one key scheme (`lad_tf.utils.files.cache_key`)
     whitebox      clean and white-box accuracy of one model
     robust        the robust suite: worst case per image, masking checks
+    threats       L2, spatial, corruptions, union (ga_threat: GA), each cached on its own
     transfer      the black-box CNN and the examples crafted on it
     lad_examples  LAD examples from test images; the models fine-tuned per eps
     diversity     how varied LAD, FGSM and JSMA examples of one image are
@@ -46,6 +50,7 @@ One module per job, in the order `run.RunEvaluation` calls them:
     costs         training time per method, read from a run's metrics
     tables        Markdown tables of a result; robust_tables, paper: their parts
     figures       Figs. 4 and 7 and the clean-vs-robust frontier
+    threat_report the threats' table and grouped bar chart
     cli           `python -m lad_tf.evaluate`
     compare       `python -m lad_tf.compare`: models of several runs, one table and frontier
 
