@@ -129,6 +129,7 @@ def main(argv=None) -> int:
         recipe = load_recipe(args.dataset, None, overrides)  # checked before TensorFlow
         models = parse_models(args.model)
         out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
 
         import keras
 
