@@ -172,7 +172,7 @@ def test_union_is_below_every_threat_and_each_threat_is_cached_on_its_own(
 def test_no_ac_gan_leaves_ga_not_run_with_the_reason(tmp_path, mnist, trained_lenet):
     path = tmp_path / "model.keras"
     trained_lenet.save(path)
-    ctx = _context(tmp_path, mnist, ("ga",))
+    ctx = _context(tmp_path, mnist, ("ga",), ga_acgan=None)  # the MNIST recipe names the zoo's
     rows = evaluate_threats(ctx, "m", trained_lenet, path, None)
     assert rows["ga"]["status"] == "not run" and "python -m lad_tf.acgan" in rows["ga"]["reason"]
 
