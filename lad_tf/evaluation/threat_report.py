@@ -98,7 +98,7 @@ def threat_rows(result: dict, names: Sequence[str]) -> list[str]:
                           f"{summary['ga']['steps']} steps): the model keeps the class",
                           (pct(_get(models[n], "ga")) if _get(models[n], "ga") is not None
                            else "not run" for n in names)))
-    if "union" in summary:
+    if "union" in summary.get("threats", []):
         used = next((models[n]["threats"]["union"]["threats"] for n in names
                      if "union" in models[n].get("threats", {})), [])
         lines.append(_row(f"**union** ({', '.join(used)}): correct under all, per image",
