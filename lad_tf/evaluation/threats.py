@@ -203,10 +203,12 @@ class ThreatJudge:
             zero = identity_index(grid)
             zero_acc = None if zero is None else float(
                 transform_accuracy(self.predict, x, y, transforms[zero:zero + 1])[0])
+            # zero transform = clean within one image (another batch shape may
+            # flip an argmax tie); the grid's worst case <= every single transform
             checks = {
                 "zero_transform_is_clean": {
                     "status": "not run" if zero_acc is None else
-                    ("PASS" if abs(zero_acc - clean) < 1e-9 else "FLAG"),
+                    ("PASS" if abs(zero_acc - clean) <= 1 / len(y) + 1e-9 else "FLAG"),
                     "zero_transform": zero_acc, "clean": clean},
                 "grid_below_single": {
                     "status": "PASS" if len(singles) == 0 or worst <= singles.min() + 1e-9
