@@ -184,6 +184,7 @@ def test_no_ac_gan_leaves_ga_not_run_with_the_reason(tmp_path, mnist, trained_le
     (["--set", "evaluation.l2_eps=0"], "evaluation.l2_eps must be a number > 0"),
     (["--set", 'evaluation.spatial={"angles": 0}'], "evaluation.spatial.angles"),
     (["--set", 'evaluation.threats=["linf", "snow"]'], "snow"),
+    (["--set", "evaluation.corruptions_source=files"], "evaluation.corruptions_source"),
 ])
 def test_bad_threat_settings_end_in_one_error_line_before_tensorflow(tmp_path, args, needle):
     run = tmp_path / "run"
@@ -200,3 +201,41 @@ def test_bad_threat_settings_end_in_one_error_line_before_tensorflow(tmp_path, a
     assert len(errors) == 1 and needle in errors[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in run.iterdir()) == ["recipe.json"]  # nothing written
+
+
+def test_the_published_mnist_c_is_read_from_tfds_when_prepared(tmp_path, mnist, trained_lenet,
+                                                                monkeypatch):
+    """evaluation.corruptions_source: tfds reads TFDS `mnist_corrupted` (here
+    tfds' mock of it: the real one cannot be downloaded on this machine) and
+    judges a class-balanced sample of its test split, outside the union; auto
+    falls back to generated images, saying why; tfds with nothing prepared is
+    one clear error naming `tfds build`."""
+    import tensorflow_datasets as tfds
+
+    from lad_tf.utils.errors import LadError
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "no-tfds"))
+    path = tmp_path / "model.keras"
+    trained_lenet.save(path)
+    names = ("fog", "translate")
+    robust = _context(tmp_path, mnist, ("linf",))
+    linf = evaluate_robust(robust, "m", trained_lenet, robust.cache("m", path)).pop(
+        "robust_per_image")
+    ctx = _context(tmp_path, mnist, ("linf", "corruptions", "union"), corruptions=names,
+                   corruptions_source="tfds")
+    with tfds.testing.mock_data(num_examples=60, policy=tfds.testing.MockPolicy.USE_CODE):
+        rows = evaluate_threats(ctx, "m", trained_lenet, path, linf)
+    row = rows["corruptions"]
+    assert "TFDS mnist_corrupted" in row["source"] and row["all_accuracy"] is None
+    assert set(row["per_corruption"]) == set(names)
+    for r in row["per_corruption"].values():
+        assert r["tfds_images"] == 60 and 0 < r["examples"] <= 40 and 0 <= r["accuracy"] <= 1
+    assert rows["union"]["threats"] == ["linf"]  # not the sample's images: left out
+
+    auto = _context(tmp_path, mnist, ("corruptions",), corruptions=names)
+    generated = evaluate_threats(auto, "m", trained_lenet, path, None)["corruptions"]
+    assert generated["source"].startswith("generated in-process")
+    assert "TFDS mnist_corrupted not read: tfds has no prepared" in generated["source"]
+    assert generated["examples"] == 40 and generated["all_accuracy"] is not None
+    with pytest.raises(LadError, match="tfds build mnist_corrupted/fog"):
+        evaluate_threats(ctx, "m", trained_lenet, path, None)  # nothing prepared, no mock

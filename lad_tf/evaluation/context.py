@@ -16,7 +16,7 @@ from lad_tf.utils.files import fingerprint
 
 # EvaluationConfig fields that only the threats beyond L-inf read.
 THREAT_FIELDS = ("threats", "l2_eps", "l2_attack_params", "spatial", "corruptions",
-                 "ga_searches", "ga_steps", "ga_acgan")
+                 "corruptions_source", "ga_searches", "ga_steps", "ga_acgan")
 
 # Imported for their side effect: they register the classes a run's files hold.
 _REGISTERED = (attention_svm, models)

@@ -14,7 +14,10 @@ common corruptions and GA, and the union of the per-image ones.
                  accuracy, and the grid's worst case is <= every single transform's
                  (rotations alone, shifts alone)
     corruptions  the MNIST-C corruptions (`lad_tf.attacks.corruptions`), generated
-                 from the sample with evaluation.seed: per corruption and their mean
+                 from the sample with evaluation.seed: per corruption and their mean;
+                 or the published MNIST-C where TFDS has it prepared
+                 (evaluation.corruptions_source, `lad_tf.data.mnist_c`): then a
+                 class-balanced sample of its own test split, outside the union
     ga           GA (Song et al. 2018) as a white-box attack, where an AC-GAN exists:
                  the share of its searches that fail (the model keeps the class)
     union        per image: correct under every per-image threat the list names
@@ -34,6 +37,7 @@ import time
 import numpy as np
 
 from lad_tf.attacks.budget import run_attack
+from lad_tf.data.mnist_c import TFDS_NAME
 from lad_tf.evaluation.robust import SuitePlan, run_suite, worst_case
 from lad_tf.evaluation.samples import robust_samples
 from lad_tf.recipe.names import PER_IMAGE_THREATS, SPATIAL_GRID
@@ -235,9 +239,13 @@ class ThreatJudge:
                 f"{row['examples']} images ({row['seconds']:.0f} s)")
         return row, np.asarray(failed, bool)
 
-    def corruptions(self) -> tuple[dict, np.ndarray]:
+    def corruptions(self) -> tuple[dict, np.ndarray | None]:
         """Every corruption of evaluation.corruptions: per corruption, mean, and
-        correct under all of them per image."""
+        correct under all of them per image (None when the images are the
+        published MNIST-C's, which cannot be paired with the sample's)."""
+        published, why = self._published_corruptions()
+        if published is not None:
+            return self._judge_published(published)
         from lad_tf.attacks.corruptions import corrupt
 
         ctx, cfg = self.ctx, self.ctx.cfg
@@ -260,12 +268,61 @@ class ThreatJudge:
         row = {"accuracy": float(np.mean([r["accuracy"] for r in rows.values()])),
                "all_accuracy": float(np.mean(every)) if len(y) else 0.0,
                "examples": int(len(y)), "per_corruption": rows,
-               "source": "generated in-process from the test images (lad_tf.attacks.corruptions)"}
-        ctx.log(f"  {self.name} corruptions: mean {row['accuracy']:.4f}, all "
-                f"{row['all_accuracy']:.4f}; lowest " + ", ".join(
-                    f"{k} {v['accuracy']:.3f}" for k, v in
-                    sorted(rows.items(), key=lambda kv: kv[1]["accuracy"])[:3]))
+               "source": "generated in-process from the test images (lad_tf.attacks.corruptions)"
+                         + (f"; TFDS {TFDS_NAME} not read: {why}" if why else "")}
+        self._log_corruptions(row)
         return row, every
+
+    def _published_corruptions(self):
+        """(the published MNIST-C images per corruption, "") when
+        evaluation.corruptions_source lets TFDS provide them and it can; else
+        (None, why not; "" when generation was asked for)."""
+        from lad_tf.data.mnist_c import load_published
+        from lad_tf.utils.errors import LadError
+
+        cfg, dataset = self.ctx.cfg, self.ctx.recipe.data.dataset
+        if cfg.corruptions_source == "generated":
+            return None, ""
+        if dataset != "mnist":
+            if cfg.corruptions_source == "tfds":
+                raise LadError(f"evaluation.corruptions_source 'tfds': the published MNIST-C "
+                               f"exists for MNIST only, not {dataset!r}; use 'generated'")
+            return None, f"the published MNIST-C is for MNIST, not {dataset!r}"
+        return load_published(cfg.corruptions, force=cfg.corruptions_source == "tfds")
+
+    def _judge_published(self, published: dict) -> tuple[dict, None]:
+        """The published MNIST-C: per corruption, the accuracy on a class-balanced
+        sample of its TFDS test split, as many images per class as the robust
+        sample. TFDS keeps no index, so these are not the sample's images: no
+        per-image result, no "all" row, not part of the union."""
+        cfg = self.ctx.cfg
+        cache, _ = self.caches("corruptions", extra=("tfds",))
+        rows = {}
+        for name, (images, labels) in published.items():
+            def judge(images=images, labels=labels):
+                start = time.perf_counter()
+                idx, _ = robust_samples(cfg, labels)
+                correct = self.predict(images[idx]) == labels[idx]
+                return {"accuracy": float(np.mean(correct)) if len(idx) else 0.0,
+                        "examples": int(len(idx)), "tfds_images": int(len(labels)),
+                        "seconds": time.perf_counter() - start}
+            rows[name] = cache.get(name, judge)
+        row = {"accuracy": float(np.mean([r["accuracy"] for r in rows.values()])),
+               "all_accuracy": None, "examples": int(min(r["examples"] for r in rows.values())),
+               "per_corruption": rows,
+               "source": f"published MNIST-C read from TFDS {TFDS_NAME} (a class-balanced sample "
+                         f"of each corruption's test split; not the robust suite's images, so "
+                         f"not in the union)"}
+        self._log_corruptions(row)
+        return row, None
+
+    def _log_corruptions(self, row: dict):
+        every = row["all_accuracy"]
+        self.ctx.log(f"  {self.name} corruptions: mean {row['accuracy']:.4f}"
+                     + (f", all {every:.4f}" if every is not None else "") + "; lowest "
+                     + ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in
+                                 sorted(row["per_corruption"].items(),
+                                        key=lambda kv: kv[1]["accuracy"])[:3]))
 
     def ga(self) -> dict:
         """GA against the model: the share of searches it withstands."""
@@ -285,7 +342,9 @@ class ThreatJudge:
             if threat == "ga":
                 out["ga"] = self.ga()
                 continue
-            out[threat], per_image[threat] = getattr(self, threat)()
+            out[threat], correct = getattr(self, threat)()
+            if correct is not None:  # the published MNIST-C has no per-image pairing
+                per_image[threat] = correct
         if "union" in threats:
             used = [t for t in PER_IMAGE_THREATS if t in threats and t in per_image]
             x, y = self.sample

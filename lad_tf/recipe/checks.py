@@ -10,6 +10,7 @@ from __future__ import annotations
 from lad_tf.recipe.names import (
     ATTACK_NAMES,
     CORRUPTION_NAMES,
+    CORRUPTION_SOURCES,
     L2_ATTACKS,
     METHOD_NAMES,
     PER_IMAGE_THREATS,
@@ -186,6 +187,9 @@ def check_threats(e) -> None:
     _check(not unknown and (e.corruptions or "corruptions" not in threats),
            f"evaluation.corruptions must name some of {list(CORRUPTION_NAMES)}. "
            f"Received: {list(e.corruptions)}")
+    _check(e.corruptions_source in CORRUPTION_SOURCES,
+           f"evaluation.corruptions_source must be one of {list(CORRUPTION_SOURCES)}. "
+           f"Received: {e.corruptions_source!r}")
     for key in ("ga_searches", "ga_steps"):
         value = getattr(e, key)
         _check(_int_at_least(value, 0), f"evaluation.{key} must be an integer >= 0. "

@@ -40,6 +40,7 @@ ORIGINAL = "original"
 # lad_tf.evaluation.threats): L-inf is the robust suite; union is, per image,
 # correct under every per-image threat the list names.
 THREAT_NAMES = ("linf", "l2", "spatial", "corruptions", "ga", "union")
+CORRUPTION_SOURCES = ("auto", "generated", "tfds")  # evaluation.corruptions_source
 PER_IMAGE_THREATS = ("linf", "l2", "spatial", "corruptions")  # GA makes its own images
 
 # The 15 MNIST-C corruptions (Mu & Gilmer 2019), lad_tf.attacks.corruptions.

@@ -200,6 +200,10 @@ class EvaluationConfig:
     l2_attack_params: dict = dataclasses.field(default_factory=dict)  # over the L2 suite's defaults
     spatial: dict = dataclasses.field(default_factory=dict)  # over names.SPATIAL_GRID
     corruptions: tuple = CORRUPTION_NAMES
+    # Where the corrupted images come from: generated (in-process from the robust
+    # sample), tfds (the published MNIST-C as TFDS `mnist_corrupted`, prepared on
+    # this machine), or auto (tfds when every named corruption is prepared there).
+    corruptions_source: str = "auto"
     ga_searches: int = 10  # GA searches per source class
     ga_steps: int = 1000  # GA steps per search (Song et al.'s code)
     ga_acgan: typing.Optional[str] = None  # AC-GAN .keras; None: RUN/acgan/chosen.keras or acgan.keras
