@@ -29,6 +29,15 @@ def test_first_run_stops_after_requested_stage(tiny_run):
     assert "stage harden" not in first.stderr
 
 
+def test_the_run_records_both_commands_that_made_it(tiny_run):
+    from lad_tf.runs.run_dir import RunDir
+
+    _, run_dir, _, _ = tiny_run
+    made = RunDir(run_dir).made_by().split(" && ")
+    assert len(made) == 2 and all(c.startswith("python -m lad_tf.harden ") for c in made)
+    assert "--stop-after generate" in made[0] and made[1].endswith("--resume")
+
+
 def test_resume_reuses_finished_stages(tiny_run):
     _, _, _, second = tiny_run
     for artifact in ("classifier.keras", "generator.keras", "svm.keras", "generated.npz"):

@@ -280,8 +280,14 @@ def test_compare_puts_models_of_several_runs_in_one_table_and_frontier(methods_r
     shutil.copytree(run_dir / "metrics", other / "metrics")
     out = tmp_path / "cmp"
     result = run_module("lad_tf.compare", f"{run_dir}:original=orig", f"{run_dir}:lad",
-                        f"{other}:pgd-at=PGD-AT there", "--out", out, cwd=cwd)
+                        f"{other}:pgd-at=PGD-AT there", "--out", out,
+                        "--leaderboard", tmp_path / "leaderboard.json", cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
+    rows = {r["name"]: r for r in json.loads((tmp_path / "leaderboard.json").read_text())["models"]}
+    made = rows["orig"]["command"]  # what `harden` recorded in the run's commands.json
+    assert made.startswith("python -m lad_tf.harden --dataset digits --run-dir"), made
+    assert str(run_dir) in made and rows["LAD (run)"]["command"] == made
+    assert rows["PGD-AT there"]["command"] is None  # the copy holds no commands.json
     table = (out / "comparison.md").read_text()
     header = table.splitlines()[0]
     assert header.startswith("| | orig | LAD (run) | PGD-AT there |"), header

@@ -89,3 +89,20 @@ def test_a_folder_without_recipe_is_no_run(tmp_path):
     run, _ = _run_dir(tmp_path)
     assert RunDir(run).model_path("original") == run / "classifier.keras"
     assert RunDir(run).model_path("pgd-at") == run / "methods" / "pgd-at.keras"
+
+
+def test_the_commands_that_made_a_run_are_recorded_in_order(tmp_path):
+    """`python -m lad_tf.harden` appends its command to RUN/commands.json
+    (the leaderboard's `command`); a run made before that reads as None, and
+    an unreadable file is started afresh rather than breaking the run."""
+    from lad_tf.runs.run_dir import COMMANDS_FILE, RunDir, record_command
+
+    run, _ = _run_dir(tmp_path)
+    assert RunDir(run).made_by() is None
+    record_command(run, "python -m lad_tf.harden --dataset digits --stop-after svm")
+    record_command(run, "python -m lad_tf.harden --dataset digits --resume")
+    assert RunDir(run).made_by() == ("python -m lad_tf.harden --dataset digits --stop-after svm"
+                                     " && python -m lad_tf.harden --dataset digits --resume")
+    (run / COMMANDS_FILE).write_text("{not json")
+    record_command(run, "python -m lad_tf.harden --dataset digits")
+    assert RunDir(run).made_by() == "python -m lad_tf.harden --dataset digits"

@@ -30,28 +30,53 @@ def test_the_zoo_ships_mnist_pgd_at():
     assert "pgd-at" in lad_tf.zoo.names("mnist")
 
 
-@pytest.mark.parametrize("dataset, row", SHIPPED, ids=[r["name"] for _, r in SHIPPED])
+def _test_split(dataset: str, row: dict, mnist):
+    """(x_test, y_test) of the split the row was judged on: the MNIST fixture,
+    else the dataset read with the row's data section (the run's)."""
+    if dataset == "mnist":
+        return mnist.x_test, mnist.y_test
+    from lad_tf.data import load_recipe_data
+    from lad_tf.recipe.schema import DataConfig
+
+    key = json.dumps(row["data"], sort_keys=True)
+    if key not in _SPLITS:
+        data = load_recipe_data(DataConfig(**row["data"]), None)
+        _SPLITS[key] = (data.x_test, data.y_test)
+    return _SPLITS[key]
+
+
+_SPLITS: dict = {}
+
+
+def _predicted(logits: np.ndarray) -> np.ndarray:
+    """Classes from logits: argmax, or logit > 0 for a one-logit (sigmoid) model."""
+    return logits.argmax(-1) if logits.shape[-1] > 1 else (logits[:, 0] > 0).astype(int)
+
+
+@pytest.mark.parametrize("dataset, row", SHIPPED, ids=[f"{d}-{r['name']}" for d, r in SHIPPED])
 def test_every_shipped_saved_model_answers_as_its_row(dataset, row, mnist):
-    """Its signatures, its card, and its clean accuracy on the card's 1,000
-    test images equal to its leaderboard row's within 0.2 points."""
+    """Its signatures, its card, and its clean accuracy on the card's
+    class-balanced test images (1,000 for MNIST) equal to its leaderboard
+    row's within 0.2 points."""
     path = lad_tf.zoo.saved_model_path(dataset, row["name"])
     assert (path / "saved_model.pb").is_file() and path.parent.parent.name == "serving"
     served = tf.saved_model.load(str(path))
     assert {"serving_default", "predict_image_bytes", "model_card"} <= set(served.signatures)
     card = json.loads((path / "assets" / "model_card.json").read_text())
-    assert card["dataset"] and card["method_key"] == row["name"]
-    idx = balanced_subset(mnist.y_test, 100, 0)
-    assert len(idx) == row["worst_case_images"] == 1000
+    assert card["dataset"] == dataset and card["method_key"] == row["name"]
+    x_test, y_test = _test_split(dataset, row, mnist)
+    classes = max(2, int(y_test.max()) + 1)
+    idx = balanced_subset(y_test, row["worst_case_images"] // classes, 0)
+    assert len(idx) == row["worst_case_images"] == (1000 if dataset == "mnist" else len(idx))
     logits = np.concatenate([served.signatures["serving_default"](
-        images=tf.constant(mnist.x_test[idx[i:i + 500]]))["logits"].numpy()
+        images=tf.constant(x_test[idx[i:i + 500]]))["logits"].numpy()
         for i in range(0, len(idx), 500)])
-    clean = float(np.mean(logits.argmax(-1) == mnist.y_test[idx]))
+    clean = float(np.mean(_predicted(logits) == y_test[idx]))
     assert abs(clean - row["suite_images_clean_acc"]) <= 0.002
     assert row["worst_case_acc"] <= min(row["attacks"].values()) + 1e-9
     # The Keras file holds the same weights: the same logits (float32, same ops).
     model = lad_tf.zoo.load_model(dataset, row["name"])
-    np.testing.assert_allclose(np.asarray(model(mnist.x_test[idx[:64]])), logits[:64],
-                               atol=1e-4)
+    np.testing.assert_allclose(np.asarray(model(x_test[idx[:64]])), logits[:64], atol=1e-4)
 
 
 def test_list_prints_the_leaderboard(capfd):

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 
 from lad_tf.api import harden_model, resolve_run_dir
 from lad_tf.recipe.names import STAGES
+from lad_tf.runs.run_dir import record_command
 from lad_tf.utils.errors import command
 
 EXAMPLES = """
@@ -137,6 +139,9 @@ def main(argv=None) -> int:
                      data_dir=args.data_dir, export_base=args.export_base, resume=args.resume,
                      stop_after=args.stop_after, strategy=args.strategy,
                      from_run=args.from_run, allow_weak_model=args.allow_weak_model)
+        # what made the run, for its leaderboard rows and cards (RunDir.made_by)
+        record_command(run_dir, "python -m lad_tf.harden "
+                       + shlex.join(sys.argv[1:] if argv is None else argv))
         return 0
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished stages are kept: continue with --resume --run-dir "

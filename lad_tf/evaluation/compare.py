@@ -177,11 +177,12 @@ def write_comparison(columns: list[Column], out_dir: Path) -> dict:
 
 def _recorded(run_dir: Path) -> dict:
     """What made a run's models: `command` and `code_version` from
-    metrics/harden.json, else from benchmark.json (`benchmarks.fast_robust`);
+    metrics/harden.json, else from benchmark.json (`benchmarks.fast_robust`),
+    else the commands `python -m lad_tf.harden` recorded (commands.json);
     the code version defaults to the one writing the leaderboard."""
     from lad_tf.utils.provenance import code_version  # lazy: TensorFlow
 
-    made = {}
+    made = {"command": RunDir(run_dir).made_by()}
     for path in (run_dir / "benchmark.json", run_dir / "metrics" / "harden.json"):
         if path.is_file():
             made.update({k: v for k, v in json.loads(path.read_text()).items()
@@ -192,7 +193,8 @@ def _recorded(run_dir: Path) -> dict:
 
 def leaderboard_rows(columns: list[Column], result: dict, seconds: dict) -> list[dict]:
     """One leaderboard row per column (RobustBench's fields where they apply):
-    name (the label), architecture, dataset, threat_model, eps, clean_acc (the
+    name (the label), architecture (and its model_args), dataset (and the run's
+    data section, which fixes the test split), threat_model, eps, clean_acc (the
     whole test split), worst_case_acc with its attacks and images, the masking
     checks, reported (null: the paper reports no such row), training_seconds,
     command and code_version (what the run recorded, else null)."""
@@ -204,7 +206,9 @@ def leaderboard_rows(columns: list[Column], result: dict, seconds: dict) -> list
         made = _recorded(col.run_dir)
         rows.append({
             "name": col.label, "architecture": recipe.get("classifier", {}).get("model"),
+            "architecture_args": recipe.get("classifier", {}).get("model_args") or {},
             "dataset": recipe.get("data", {}).get("dataset"), "threat_model": "Linf",
+            "data": recipe.get("data", {}),  # the split: the test images it was judged on
             "eps": suite.get("eps"), "clean_acc": row["clean_accuracy"],
             "clean_images": row.get("test_examples"),
             "worst_case_acc": row["robust_accuracy"], "worst_case_images": row["robust_examples"],

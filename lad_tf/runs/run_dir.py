@@ -15,15 +15,18 @@ recipe and, above all, the same split of the data as the run's stages did:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from lad_tf.recipe.names import ORIGINAL
 from lad_tf.utils.errors import LadError
+from lad_tf.utils.files import write_json
 
 RECIPE_FILE = "recipe.json"
 MODEL_FILES = {ORIGINAL: "classifier.keras", "hardened": "hardened.keras"}
 METHODS_DIR = "methods"
+COMMANDS_FILE = "commands.json"  # the commands that made the run, oldest first
 NOT_DEFENCES = ("lad-eps-", "partial-")  # Fig. 7's sweep models, unfinished saves
 _HINT = "pass the folder that `python -m lad_tf.harden` wrote"
 
@@ -110,12 +113,32 @@ class RunDir:
         order = list(self._recipe_dict.get("hardening", {}).get("methods", ()))
         return [m for m in order if m in found] + sorted(found - set(order))
 
+    def made_by(self) -> str | None:
+        """The commands that made the run (commands.json, written by
+        `record_command`), joined by " && " in the order they ran; None for
+        a run made before commands were recorded."""
+        commands = [c.get("command") for c in self.read_json(COMMANDS_FILE, [])
+                    if isinstance(c, dict) and c.get("command")]
+        return " && ".join(commands) or None
+
     def require(self, names, then: str) -> None:
         """LadError naming the files of `names` that the run lacks, and `then`:
         what to run to make them."""
         missing = [n for n in names if not (self.path / n).exists()]
         if missing:
             raise LadError(f"{self.path} lacks {missing}; {then}")
+
+
+def record_command(run_dir, command: str) -> None:
+    """Appends `command` (with the time) to RUN/commands.json, written
+    atomically; the leaderboard's `command` field reads it (`RunDir.made_by`)."""
+    path = Path(run_dir) / COMMANDS_FILE
+    try:
+        earlier = json.loads(path.read_text()) if path.is_file() else []
+    except (OSError, json.JSONDecodeError):
+        earlier = []
+    entry = {"command": command, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    write_json(path, [*(earlier if isinstance(earlier, list) else []), entry])
 
 
 def harden_record(run_dir, methods) -> dict:
