@@ -189,8 +189,10 @@ def main(argv=None) -> int:
     recipe = write_recipe(run_dir, recipe, args.method)
     from lad_tf.utils.provenance import code_version
 
-    command = "python -m benchmarks.fast_robust " + " ".join(
-        f"--set '{o}'" for o in args.overrides) + (" --quick" if args.quick else "")
+    command = " ".join(["python -m benchmarks.fast_robust", f"--method {args.method}",
+                        *(f"--set '{o}'" for o in args.overrides), f"--run-dir {args.run_dir}",
+                        *([f"--out {args.out}"] if args.out else []),
+                        *(["--quick"] if args.quick else [])])
     if earlier:  # killed while measuring: the trained model and its seconds stand
         model, info, seconds = earlier
         log(f"fast_robust: reusing {args.method} trained earlier in this folder with the same "

@@ -63,7 +63,7 @@ def test_every_shipped_saved_model_answers_as_its_row(dataset, row, mnist):
     served = tf.saved_model.load(str(path))
     assert {"serving_default", "predict_image_bytes", "model_card"} <= set(served.signatures)
     card = json.loads((path / "assets" / "model_card.json").read_text())
-    assert card["dataset"] == dataset and card["method_key"] == row["name"]
+    assert card["dataset"]["name"] == dataset and card["method_key"] == row["name"]
     x_test, y_test = _test_split(dataset, row, mnist)
     classes = max(2, int(y_test.max()) + 1)
     idx = balanced_subset(y_test, row["worst_case_images"] // classes, 0)
