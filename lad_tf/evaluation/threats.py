@@ -243,12 +243,12 @@ class ThreatJudge:
         """Every corruption of evaluation.corruptions: per corruption, mean, and
         correct under all of them per image (None when the images are the
         published MNIST-C's, which cannot be paired with the sample's)."""
-        published, why = self._published_corruptions()
+        published, why = published_corruptions(self)
         if published is not None:
-            return self._judge_published(published)
+            return judge_published(self, published)
         from lad_tf.attacks.corruptions import corrupt
 
-        ctx, cfg = self.ctx, self.ctx.cfg
+        cfg = self.ctx.cfg
         x, y = self.sample
         cache, per_image = self.caches("corruptions")
         rows, correct = {}, {}
@@ -270,59 +270,8 @@ class ThreatJudge:
                "examples": int(len(y)), "per_corruption": rows,
                "source": "generated in-process from the test images (lad_tf.attacks.corruptions)"
                          + (f"; TFDS {TFDS_NAME} not read: {why}" if why else "")}
-        self._log_corruptions(row)
+        log_corruptions(self, row)
         return row, every
-
-    def _published_corruptions(self):
-        """(the published MNIST-C images per corruption, "") when
-        evaluation.corruptions_source lets TFDS provide them and it can; else
-        (None, why not; "" when generation was asked for)."""
-        from lad_tf.data.mnist_c import load_published
-        from lad_tf.utils.errors import LadError
-
-        cfg, dataset = self.ctx.cfg, self.ctx.recipe.data.dataset
-        if cfg.corruptions_source == "generated":
-            return None, ""
-        if dataset != "mnist":
-            if cfg.corruptions_source == "tfds":
-                raise LadError(f"evaluation.corruptions_source 'tfds': the published MNIST-C "
-                               f"exists for MNIST only, not {dataset!r}; use 'generated'")
-            return None, f"the published MNIST-C is for MNIST, not {dataset!r}"
-        return load_published(cfg.corruptions, force=cfg.corruptions_source == "tfds")
-
-    def _judge_published(self, published: dict) -> tuple[dict, None]:
-        """The published MNIST-C: per corruption, the accuracy on a class-balanced
-        sample of its TFDS test split, as many images per class as the robust
-        sample. TFDS keeps no index, so these are not the sample's images: no
-        per-image result, no "all" row, not part of the union."""
-        cfg = self.ctx.cfg
-        cache, _ = self.caches("corruptions", extra=("tfds",))
-        rows = {}
-        for name, (images, labels) in published.items():
-            def judge(images=images, labels=labels):
-                start = time.perf_counter()
-                idx, _ = robust_samples(cfg, labels)
-                correct = self.predict(images[idx]) == labels[idx]
-                return {"accuracy": float(np.mean(correct)) if len(idx) else 0.0,
-                        "examples": int(len(idx)), "tfds_images": int(len(labels)),
-                        "seconds": time.perf_counter() - start}
-            rows[name] = cache.get(name, judge)
-        row = {"accuracy": float(np.mean([r["accuracy"] for r in rows.values()])),
-               "all_accuracy": None, "examples": int(min(r["examples"] for r in rows.values())),
-               "per_corruption": rows,
-               "source": f"published MNIST-C read from TFDS {TFDS_NAME} (a class-balanced sample "
-                         f"of each corruption's test split; not the robust suite's images, so "
-                         f"not in the union)"}
-        self._log_corruptions(row)
-        return row, None
-
-    def _log_corruptions(self, row: dict):
-        every = row["all_accuracy"]
-        self.ctx.log(f"  {self.name} corruptions: mean {row['accuracy']:.4f}"
-                     + (f", all {every:.4f}" if every is not None else "") + "; lowest "
-                     + ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in
-                                 sorted(row["per_corruption"].items(),
-                                        key=lambda kv: kv[1]["accuracy"])[:3]))
 
     def ga(self) -> dict:
         """GA against the model: the share of searches it withstands."""
@@ -353,6 +302,58 @@ class ThreatJudge:
                             "examples": int(len(y)), "threats": used}
             self.ctx.log(f"  {self.name} union of {', '.join(used)}: {out['union']['accuracy']:.4f}")
         return out
+
+
+def published_corruptions(judge):
+    """(the published MNIST-C images per corruption, "") when
+    evaluation.corruptions_source lets TFDS provide them and it can; else
+    (None, why not; "" when generation was asked for)."""
+    from lad_tf.data.mnist_c import load_published
+    from lad_tf.utils.errors import LadError
+
+    cfg, dataset = judge.ctx.cfg, judge.ctx.recipe.data.dataset
+    if cfg.corruptions_source == "generated":
+        return None, ""
+    if dataset != "mnist":
+        if cfg.corruptions_source == "tfds":
+            raise LadError(f"evaluation.corruptions_source 'tfds': the published MNIST-C "
+                           f"exists for MNIST only, not {dataset!r}; use 'generated'")
+        return None, f"the published MNIST-C is for MNIST, not {dataset!r}"
+    return load_published(cfg.corruptions, force=cfg.corruptions_source == "tfds")
+
+def judge_published(judge, published: dict) -> tuple[dict, None]:
+    """The published MNIST-C: per corruption, the accuracy on a class-balanced
+    sample of its TFDS test split, as many images per class as the robust
+    sample. TFDS keeps no index, so these are not the sample's images: no
+    per-image result, no "all" row, not part of the union."""
+    cfg = judge.ctx.cfg
+    cache, _ = judge.caches("corruptions", extra=("tfds",))
+    rows = {}
+    for name, (images, labels) in published.items():
+        def measure(images=images, labels=labels):
+            start = time.perf_counter()
+            idx, _ = robust_samples(cfg, labels)
+            correct = judge.predict(images[idx]) == labels[idx]
+            return {"accuracy": float(np.mean(correct)) if len(idx) else 0.0,
+                    "examples": int(len(idx)), "tfds_images": int(len(labels)),
+                    "seconds": time.perf_counter() - start}
+        rows[name] = cache.get(name, measure)
+    row = {"accuracy": float(np.mean([r["accuracy"] for r in rows.values()])),
+           "all_accuracy": None, "examples": int(min(r["examples"] for r in rows.values())),
+           "per_corruption": rows,
+           "source": f"published MNIST-C read from TFDS {TFDS_NAME} (a class-balanced sample "
+                     f"of each corruption's test split; not the robust suite's images, so "
+                     f"not in the union)"}
+    log_corruptions(judge, row)
+    return row, None
+
+def log_corruptions(judge, row: dict):
+    every = row["all_accuracy"]
+    judge.ctx.log(f"  {judge.name} corruptions: mean {row['accuracy']:.4f}"
+                 + (f", all {every:.4f}" if every is not None else "") + "; lowest "
+                 + ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in
+                             sorted(row["per_corruption"].items(),
+                                    key=lambda kv: kv[1]["accuracy"])[:3]))
 
 
 def evaluate_threats(ctx, name: str, model, path, linf_correct: np.ndarray | None) -> dict:
