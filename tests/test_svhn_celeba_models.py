@@ -120,3 +120,26 @@ def test_presets_only_set_defaults():
 def test_bad_sizes_and_arguments_are_user_errors(build, match):
     with pytest.raises(LadError, match=match):
         build()
+
+
+def test_celeba_net_batch_norm_sits_between_each_conv_and_its_relu(tmp_path):
+    model = CelebANet(image_shape=(32, 32, 3), batch_norm=True, **TINY).build_for_inputs()
+    kinds = [type(layer).__name__ for layer in model.stack
+             if not isinstance(layer, keras.layers.MaxPooling2D)]
+    assert kinds == ["Conv2D", "BatchNormalization", "ReLU"] * 8
+    assert not any(layer.use_bias for layer in model.stack
+                   if isinstance(layer, keras.layers.Conv2D))
+    x = np.random.default_rng(0).random((6, 32, 32, 3)).astype("float32")
+    z = np.asarray(model.features(x))
+    np.testing.assert_allclose(np.asarray(model.head(z)), np.asarray(model(x)), atol=0, rtol=0)
+    # Inference uses the moving statistics, training mode the batch's (and updates
+    # the moving ones), so `features` must pass `training` down to the norms.
+    assert not np.allclose(np.asarray(model.features(x, training=True)), z, atol=1e-3)
+    # The flag is in the config, so a saved model reloads with its norms; the
+    # reloaded model runs the same kernels on the same batch (tolerance: a few
+    # float32 ulps on outputs of order 1).
+    model.save(tmp_path / "bn.keras")
+    again = keras.models.load_model(tmp_path / "bn.keras")
+    assert again.batch_norm is True
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), rtol=1e-6, atol=1e-6)
+    assert CelebANet(image_shape=(32, 32, 3), **TINY).batch_norm is False  # the paper's network

@@ -23,7 +23,8 @@ class CelebANet(VGGNet):
         num_classes: 1 (one sigmoid logit: smile vs non-smile).
         latent_dim: 4096 (the paper).
         image_shape: (128, 128, 3) in the paper; any multiple of 32.
-        **kwargs: `VGGNet` arguments (conv_layers, hidden_units, dropout, width).
+        **kwargs: `VGGNet` arguments (conv_layers, hidden_units, dropout, width,
+            batch_norm).
     """
 
     def __init__(self, num_classes=1, latent_dim=4096, image_shape=(128, 128, 3),

@@ -46,6 +46,10 @@ class VGGNet(LatentClassifier):
         dropout: one rate per hidden layer, z first (len(hidden_units) + 1).
         width: multiplier of every conv and hidden width (not of latent_dim);
             1.0 is the paper's network, smaller values make quick tests.
+        batch_norm: put BatchNormalization between every convolution and its
+            ReLU (torchvision's `vgg11_bn`). Off in the paper's networks; on,
+            adversarial training from scratch at L-inf 8/255 learns where the
+            plain stack collapses to a constant classifier (zoo/celeba).
 
     Raises:
         ValueError: an invalid configuration, or an image size the pools do
@@ -53,13 +57,14 @@ class VGGNet(LatentClassifier):
     """
 
     def __init__(self, num_classes, latent_dim, image_shape, conv_layers, hidden_units,
-                 dropout, width=1.0, **kwargs):
+                 dropout, width=1.0, batch_norm=False, **kwargs):
         super().__init__(num_classes=num_classes, latent_dim=latent_dim,
                          image_shape=image_shape, **kwargs)
         self.conv_layers = [c if c == POOL else int(c) for c in conv_layers]
         self.hidden_units = [int(u) for u in hidden_units]
         self.dropout = [float(r) for r in dropout]
         self.width = float(width)
+        self.batch_norm = bool(batch_norm)
         if any(c != POOL and c < 1 for c in self.conv_layers) or not any(
                 c != POOL for c in self.conv_layers):
             raise ValueError(f"conv_layers must hold positive ints and {POOL!r}. "
@@ -77,10 +82,18 @@ class VGGNet(LatentClassifier):
                 f"must be multiples of {2 ** pools}. Received: image_shape={self.image_shape}")
         self.stack = []
         for i, c in enumerate(self.conv_layers):
-            self.stack.append(
-                keras.layers.MaxPooling2D(2, name=f"pool{i}") if c == POOL else
-                keras.layers.Conv2D(_scaled(c, width), 3, padding="same", activation="relu",
-                                    kernel_initializer="he_normal", name=f"conv{i}"))
+            if c == POOL:
+                self.stack.append(keras.layers.MaxPooling2D(2, name=f"pool{i}"))
+            elif self.batch_norm:
+                self.stack += [
+                    keras.layers.Conv2D(_scaled(c, width), 3, padding="same", use_bias=False,
+                                        kernel_initializer="he_normal", name=f"conv{i}"),
+                    keras.layers.BatchNormalization(name=f"conv{i}_bn"),
+                    keras.layers.ReLU(name=f"conv{i}_relu")]
+            else:
+                self.stack.append(
+                    keras.layers.Conv2D(_scaled(c, width), 3, padding="same", activation="relu",
+                                        kernel_initializer="he_normal", name=f"conv{i}"))
         self.flatten = keras.layers.Flatten(name="flatten")
         self.latent = keras.layers.Dense(self.latent_dim, name="latent")  # z: pre-ReLU
         self.head_layers = [keras.layers.ReLU(name="latent_relu"),
@@ -96,7 +109,7 @@ class VGGNet(LatentClassifier):
         """phi: images float32 [B, H, W, C] in [0, 1] -> latents float32 [B, latent_dim]."""
         h = x
         for layer in self.stack:
-            h = layer(h)
+            h = layer(h, training=training)
         return self.latent(self.flatten(h))
 
     def head(self, z, training=False):
@@ -109,5 +122,5 @@ class VGGNet(LatentClassifier):
     def get_config(self):
         config = super().get_config()
         config.update(conv_layers=list(self.conv_layers), hidden_units=list(self.hidden_units),
-                      dropout=list(self.dropout), width=self.width)
+                      dropout=list(self.dropout), width=self.width, batch_norm=self.batch_norm)
         return config
