@@ -118,6 +118,20 @@ def test_patience_stops_and_keeps_the_best_epoch():
         np.testing.assert_array_equal(got, want)  # restored copies, no arithmetic
 
 
+def test_a_constant_classifier_is_never_kept_over_a_real_one():
+    # Ten classes of 10%: clean accuracy within 0.05 of 10% predicts like a constant, whose
+    # "robust" accuracy is its class's share (50% on two balanced classes: the CelebA collapse).
+    model, sel, kept, epochs = _fit_with([(0.9, 0.30), (0.12, 0.60), (0.9, 0.35)])
+    assert sel.best["epoch"] == 3 and sel.history[1]["degenerate"]
+    for got, want in zip(model.get_weights(), kept[3]):
+        np.testing.assert_array_equal(got, want)
+    # It is no gain for patience either, and when every epoch is degenerate the best of them stays.
+    _, sel, _, epochs = _fit_with([(0.9, 0.50), (0.1, 0.90), (0.1, 0.95), (0.9, 0.99)], patience=2)
+    assert epochs == 3 and sel.best["epoch"] == 1
+    _, sel, _, _ = _fit_with([(0.10, 0.10), (0.12, 0.20)])
+    assert sel.best["epoch"] == 2 and sel.best["degenerate"]
+
+
 def test_validation_score_measures_real_robust_accuracy(trained_lenet, mnist):
     sel = RobustSelection(trained_lenet, mnist.x_test[:200], mnist.y_test[:200], eps=0.3, steps=10)
     clean, robust = sel.evaluate()

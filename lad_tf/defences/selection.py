@@ -9,6 +9,14 @@ on disk); training stops when the score has not improved for `patience`
 epochs after the eps ramp, or when robust accuracy collapses (drops by
 `collapse_drop` below its best, the signature of catastrophic overfitting in
 single-step training), and the best weights are restored at the end.
+
+An epoch whose validation clean accuracy is no better than predicting the
+largest class (plus `CONSTANT_MARGIN`) ranks below every other epoch: such a model is the
+constant classifier (or near it), whose "robust" accuracy is that class's
+share: 50% on a balanced two-class split, more than adversarial training
+reaches on CelebA at 8/255 (zoo/celeba/MODEL_CARD.md). Ranking it by
+robust accuracy would keep the collapse; it is kept only when every epoch
+is like it.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from lad_tf.defences.perturb import pgd_linf
 from lad_tf.utils.files import write_json
 
 CLEAN_WEIGHT = 0.01  # score = robust + 0.01 * clean: clean accuracy breaks ties
+CONSTANT_MARGIN = 0.05  # clean accuracy within this of the largest class's share: degenerate
 
 
 def selection_score(robust: float, clean: float) -> float:
@@ -65,6 +74,8 @@ class RobustSelection(keras.callbacks.Callback):
         self.best_weights = None
         self.collapsed_at: int | None = None
         self.last_gain = 0
+        shares = np.unique(self.y, return_counts=True)[1] / max(len(self.y), 1)
+        self.constant_accuracy = float(shares.max()) if len(self.y) else 0.0
         self._scores = self._make_scorer()
 
     def _make_scorer(self):
@@ -108,9 +119,14 @@ class RobustSelection(keras.callbacks.Callback):
         self.history.append(row)
         if logs is not None:  # EpochLogger and TensorBoard show them
             logs.update(val_clean_accuracy=clean, val_robust_accuracy=robust)
-        if self.best is None or row["score"] > self.best["score"] + self.min_delta:
+        if clean <= self.constant_accuracy + CONSTANT_MARGIN:
+            row["degenerate"] = True
+            self.log(f"selection: epoch {epoch + 1} predicts like a constant classifier "
+                     f"(validation clean accuracy {clean:.4f}, the largest class's share "
+                     f"{self.constant_accuracy:.4f}): kept only if no epoch does better")
+        if self.best is None or _rank(row) > _rank(self.best, self.min_delta):
             self.last_gain = epoch + 1  # patience counts from a real gain
-        if self.best is None or row["score"] > self.best["score"]:
+        if self.best is None or _rank(row) > _rank(self.best):
             self.best, self.best_weights = dict(row), self.classifier.get_weights()
             self._save()
         if self._collapsed(robust, epoch):
@@ -148,6 +164,12 @@ class RobustSelection(keras.callbacks.Callback):
                 "best_epoch": None if self.best is None else self.best["epoch"],
                 "best": self.best, "collapsed_at_epoch": self.collapsed_at,
                 "history": self.history}
+
+
+def _rank(row: dict, plus: float = 0.0) -> tuple:
+    """How epochs compare: any non-degenerate one above every degenerate one
+    (`RobustSelection`), then by score (`plus` raises the bar)."""
+    return (not row.get("degenerate", False), row["score"] + plus)
 
 
 def _load_weights(model, path: Path):
