@@ -2,6 +2,7 @@
 split as the pipeline made it, and the transfer cache is keyed by that split."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,20 @@ def test_the_commands_that_made_a_run_are_recorded_in_order(tmp_path):
     (run / COMMANDS_FILE).write_text("{not json")
     record_command(run, "python -m lad_tf.harden --dataset digits")
     assert RunDir(run).made_by() == "python -m lad_tf.harden --dataset digits"
+
+
+def test_model_cards_name_no_machine_path(monkeypatch, tmp_path):
+    """`export_model` writes its card through `portable_paths`: the data folder
+    becomes $LAD_DATA_DIR, the working folder a relative path, home `~`."""
+    from lad_tf.utils.files import portable_paths
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("LAD_DATA_DIR", str(data))
+    monkeypatch.chdir(tmp_path)
+    card = {"dataset": {"source": f"file:{data}/celeba/list_attr_celeba.txt"},
+            "run_dir": str(tmp_path / "runs" / "a"), "seed": 3,
+            "paths": [str(Path.home() / "x"), "runs/b"]}
+    assert portable_paths(card) == {
+        "dataset": {"source": "file:$LAD_DATA_DIR/celeba/list_attr_celeba.txt"},
+        "run_dir": "runs/a", "seed": 3, "paths": ["~/x", "runs/b"]}

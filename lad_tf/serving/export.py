@@ -50,6 +50,7 @@ import numpy as np
 from lad_tf.runs.exportable import default_name, run_metadata
 from lad_tf.serving import signatures as sig
 from lad_tf.utils.errors import LadError
+from lad_tf.utils.files import portable_paths
 from lad_tf.utils.provenance import code_version
 
 CARD_FILE = "model_card.json"
@@ -204,7 +205,8 @@ def export_model(model, base: str | Path, name: str, metadata: dict | None = Non
                          f"Received: out_of_range={out_of_range!r}")
     if not getattr(model, "built", False):
         raise ValueError("The model must be built before export (call it once on a batch).")
-    card = build_model_card(model, metadata, max_batch=int(max_batch), out_of_range=out_of_range)
+    card = build_model_card(model, portable_paths(metadata), max_batch=int(max_batch),
+                            out_of_range=out_of_range)
 
     model_dir = Path(base) / name
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 
@@ -91,3 +92,28 @@ def weights_sha256(model) -> str:
         for weight in layer.get_weights():  # numpy arrays; tobytes() is in C order
             digest.update(f"{weight.dtype}{weight.shape}".encode() + weight.tobytes())
     return digest.hexdigest()
+
+
+def portable_paths(data):
+    """`data` (JSON-like) with this machine's folders written portably: the
+    data folder as `$LAD_DATA_DIR`, the working folder as a relative path,
+    the home folder as `~`. Model cards travel with the model; a machine's
+    absolute path in them names nothing on another machine."""
+    places = []  # (folder + separator, what it becomes), most specific first
+    if os.environ.get("LAD_DATA_DIR"):
+        places.append((str(Path(os.environ["LAD_DATA_DIR"]).resolve()) + os.sep,
+                       "$LAD_DATA_DIR/"))
+    places += [(str(Path.cwd()) + os.sep, ""), (str(Path.home()) + os.sep, "~/")]
+
+    def fix(value):
+        if isinstance(value, dict):
+            return {k: fix(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [fix(v) for v in value]
+        if isinstance(value, str):
+            for folder, portable in places:
+                if folder != os.sep:
+                    value = value.replace(folder, portable)
+        return value
+
+    return fix(data)
