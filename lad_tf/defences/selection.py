@@ -13,8 +13,8 @@ single-step training), and the best weights are restored at the end.
 An epoch whose validation clean accuracy is no better than predicting the
 largest class (plus `CONSTANT_MARGIN`) ranks below every other epoch: such a model is the
 constant classifier (or near it), whose "robust" accuracy is that class's
-share: 50% on a balanced two-class split, more than adversarial training
-reaches on CelebA at 8/255 (zoo/celeba/MODEL_CARD.md). Ranking it by
+share: 50% on a balanced two-class split, more than any adversarially
+trained CelebA model here reaches (zoo/celeba/MODEL_CARD.md). Ranking it by
 robust accuracy would keep the collapse; it is kept only when every epoch
 is like it.
 """

@@ -48,8 +48,9 @@ class VGGNet(LatentClassifier):
             1.0 is the paper's network, smaller values make quick tests.
         batch_norm: put BatchNormalization between every convolution and its
             ReLU (torchvision's `vgg11_bn`). Off in the paper's networks; on,
-            adversarial training from scratch at L-inf 8/255 learns where the
-            plain stack collapses to a constant classifier (zoo/celeba).
+            the quarter-width CelebANet trains at Adam 1e-3, where the plain
+            stack does not learn, and PGD-AT at L-inf 2/255 holds
+            (zoo/celeba/MODEL_CARD.md; at 8/255 it still collapses).
 
     Raises:
         ValueError: an invalid configuration, or an image size the pools do
