@@ -28,6 +28,27 @@ def predictions(model, x):
     return predict_labels(np.asarray(model(x, training=False)))
 
 
+@pytest.mark.parametrize("label", ["none", "int", "per_image"])
+def test_traced_class_gradients_equal_arts_own(trained_lenet, sample, label):
+    """JSMA and C&W read `class_gradient`, which the estimator computes in one
+    traced graph call; ART's own (eager, one tape pass per distinct label)
+    gives the same gradients. Tolerance: 1e-5 relative to the largest
+    gradient entry (the two run the backward pass in different batch shapes)."""
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    from lad_tf.attacks.art import art_classifier
+
+    x, _, target = sample
+    ours = art_classifier(trained_lenet, x.shape[1:], 10)
+    arg = {"none": None, "int": 3, "per_image": target}[label]
+    mine = ours.class_gradient(x, label=arg)
+    assert not ours.preprocessing_operations  # else class_gradient would be ART's own
+    arts = TensorFlowV2Classifier.class_gradient(ours, x, label=arg)
+    assert mine.shape == arts.shape == ((20, 10, 28, 28, 1) if arg is None else (20, 1, 28, 28, 1))
+    np.testing.assert_allclose(mine, arts, rtol=0, atol=1e-5 * np.abs(arts).max())
+    assert np.abs(arts).max() > 0
+
+
 def test_jsma_reaches_the_target(trained_lenet, sample):
     x, _, target = sample
     x_adv = jsma(trained_lenet, x, target)
@@ -59,7 +80,9 @@ def test_apgd_at_least_as_strong_as_fgsm(trained_lenet, sample):
 
 def test_square_lowers_accuracy_without_gradients(trained_lenet, sample):
     x, y, _ = sample
-    x_adv = square(trained_lenet, x, y, eps=0.3, max_iter=50)
+    # 100 queries: at 50 the drop was exactly the 0.3 asked for on one machine (one
+    # TensorFlow thread trains the fixture a little differently)
+    x_adv = square(trained_lenet, x, y, eps=0.3, max_iter=100)
     assert np.abs(x_adv - x).max() <= 0.3 + 1e-5
     assert np.mean(predictions(trained_lenet, x_adv) == y) < np.mean(
         predictions(trained_lenet, x) == y) - 0.3

@@ -34,7 +34,9 @@ def test_pgd_is_stronger_than_fgsm_and_breaks_lenet(trained_lenet, subset):
     fgsm_acc = attack_accuracy(trained_lenet, fgsm, x, y, 100, eps=0.3)
     pgd_acc = attack_accuracy(trained_lenet, pgd, x, y, 100, eps=0.3, eps_iter=0.01,
                               nb_iter=40, seed=0)
-    assert clean >= 0.95
+    # the fixture's one epoch gives 94-97% here, by the machine's thread count (0.945
+    # with one TensorFlow thread); the test is about the attacks, not the training
+    assert clean >= 0.9
     assert pgd_acc <= fgsm_acc < clean
     assert pgd_acc < 0.05  # an undefended LeNet falls to PGD-40 at eps 0.3
 
