@@ -49,6 +49,61 @@ def test_traced_class_gradients_equal_arts_own(trained_lenet, sample, label):
     assert np.abs(arts).max() > 0
 
 
+@pytest.mark.parametrize("loss", ["sparse_cross_entropy", "apgd_cross_entropy", "targeted_dlr"])
+def test_traced_losses_and_gradients_equal_arts_own(trained_lenet, sample, loss):
+    """APGD reads `loss_gradient` and `compute_loss`, which the estimator
+    computes in traced graphs for the losses it knows; ART's own eager code
+    gives the same values, for every reduction ART asks for. Tolerance as above."""
+    import keras
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    from lad_tf.attacks.apgd import CrossEntropy
+    from lad_tf.attacks.apgd_t import TargetedDLR
+    from lad_tf.attacks.art import art_classifier, one_hot
+
+    x, _, target = sample
+    loss_object = {"sparse_cross_entropy": keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True), "apgd_cross_entropy": CrossEntropy(),
+        "targeted_dlr": TargetedDLR()}[loss]
+    ours = art_classifier(trained_lenet, x.shape[1:], 10, loss_object=loss_object)
+    assert ours._traced_loss(one_hot(target, 10)) is not None  # else both would be ART's
+    y = one_hot(target, 10)
+    mine, arts = ours.loss_gradient(x, y), TensorFlowV2Classifier.loss_gradient(ours, x, y)
+    np.testing.assert_allclose(mine, arts, rtol=0, atol=1e-5 * np.abs(arts).max())
+    assert np.abs(arts).max() > 0
+    for reduction in ("none", "mean", "sum"):
+        mine = ours.compute_loss(x, y, reduction=reduction)
+        arts = TensorFlowV2Classifier.compute_loss(ours, x, y, reduction=reduction)
+        np.testing.assert_allclose(mine, arts, rtol=1e-5, atol=1e-6)
+    if loss != "sparse_cross_entropy":  # ART sets these objects' reduction before a gradient
+        loss_object.reduction = "none"
+        mine, arts = ours.loss_gradient(x, y), TensorFlowV2Classifier.loss_gradient(ours, x, y)
+        np.testing.assert_allclose(mine, arts, rtol=0, atol=1e-5 * np.abs(arts).max())
+
+
+def test_apgd_ce_matches_arts_own_cross_entropy(trained_lenet, sample):
+    """`apgd` hands ART its own `CrossEntropy` (loss_type=None, traced
+    gradients) where ART's loss_type="cross_entropy" builds an eager
+    estimator: with the same random start both reach the same images.
+    Tolerance: 1e-4 per pixel (sign steps of gradients that differ in rounding)."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    x, y, _ = sample
+    plain = TensorFlowV2Classifier(model=lambda z, training=False: trained_lenet(z), nb_classes=10,
+                                   input_shape=(28, 28, 1), clip_values=(0.0, 1.0))
+    np.random.seed(0)
+    arts = AutoProjectedGradientDescent(
+        plain, norm=np.inf, eps=0.1, eps_step=0.2, max_iter=10, targeted=False, nb_random_init=1,
+        batch_size=128, loss_type="cross_entropy", verbose=False).generate(
+        x, y=np.eye(10, dtype="float32")[y])
+    np.random.seed(0)
+    mine = apgd(trained_lenet, x, y, eps=0.1, max_iter=10)
+    assert np.abs(mine - x).max() > 0.05  # the attack moved the images
+    assert np.mean(np.abs(mine - arts) <= 1e-4) > 0.999
+    assert np.array_equal(predictions(trained_lenet, mine), predictions(trained_lenet, arts))
+
+
 def test_jsma_reaches_the_target(trained_lenet, sample):
     x, _, target = sample
     x_adv = jsma(trained_lenet, x, target)

@@ -1,11 +1,46 @@
-"""APGD-CE (Croce and Hein 2020) through ART 1.20.1's AutoProjectedGradientDescent."""
+"""APGD-CE (Croce and Hein 2020) through ART 1.20.1's AutoProjectedGradientDescent.
+
+ART's `loss_type="cross_entropy"` wraps the model in a new plain estimator
+with ART's cross-entropy, whose loss gradient runs in eager mode; the same
+loss (`CrossEntropy`) is handed to ART as the classifier's own
+(`loss_type=None`), so the estimator's traced gradients serve it
+(`lad_tf.attacks.art`) and ART's APGD runs unchanged on it.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from lad_tf.attacks.art import art_classifier, one_hot
 from lad_tf.attacks.norms import resolve_norm
+
+
+class CrossEntropy:
+    """ART 1.20.1's APGD cross-entropy on logits: softmax cross-entropy per
+    image, then ART's reduction.
+
+    Attributes:
+        reduction: "none", "sum", or anything else for the mean (ART sets it;
+            "mean" as ART's own).
+    """
+
+    def __init__(self):
+        self.reduction = "mean"
+
+    def __call__(self, y_true, y_pred):
+        """Args: y_true float [B, K] one-hot labels; y_pred float [B, K] logits.
+        Returns: float32 [B] losses, or a scalar after reduction."""
+        loss = self.per_example(y_true, y_pred)
+        if self.reduction == "none":
+            return loss
+        return tf.reduce_sum(loss) if self.reduction == "sum" else tf.reduce_mean(loss)
+
+    @staticmethod
+    def per_example(y_true, y_pred):
+        """float32 [B]: each image's loss (the estimator traces it, `lad_tf.attacks.art`)."""
+        return tf.nn.softmax_cross_entropy_with_logits(tf.cast(y_true, tf.float32),
+                                                       tf.cast(y_pred, tf.float32))
 
 
 def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: int = 100,
@@ -37,8 +72,9 @@ def apgd(model, x, y=None, num_classes: int = 10, eps: float = 0.3, max_iter: in
     # ART accepts only Python int/float (a NumPy float32 eps fails its check).
     eps = float(eps)
     attack = AutoProjectedGradientDescent(
-        art_classifier(model, x.shape[1:], num_classes), norm=resolve_norm(norm, "apgd"), eps=eps,
+        art_classifier(model, x.shape[1:], num_classes, loss_object=CrossEntropy()),
+        norm=resolve_norm(norm, "apgd"), eps=eps,
         eps_step=float(2 * eps if eps_step is None else eps_step), max_iter=max_iter,
         targeted=False, nb_random_init=nb_random_init, batch_size=batch_size,
-        loss_type="cross_entropy", verbose=False)
+        loss_type=None, verbose=False)
     return attack.generate(x, y=one_hot(y, num_classes))

@@ -41,15 +41,20 @@ class TargetedDLR:
     def __call__(self, y_true, y_pred):
         """Args: y_true float [B, K] one-hot labels; y_pred float [B, K] logits, K >= 3.
         Returns: float32 [B] losses, or a scalar after reduction."""
+        loss = self.per_example(y_true, y_pred)
+        if self.reduction == "none":
+            return loss
+        return tf.reduce_sum(loss) if self.reduction == "sum" else tf.reduce_mean(loss)
+
+    @staticmethod
+    def per_example(y_true, y_pred):
+        """float32 [B]: each image's loss (the estimator traces it, `lad_tf.attacks.art`)."""
         logits = tf.cast(y_pred, tf.float32)
         hot = tf.one_hot(tf.argmax(y_true, axis=1), tf.shape(logits)[1]) > 0
         z_label = tf.reduce_sum(tf.where(hot, logits, 0.0), axis=1)
         z_other = tf.reduce_max(tf.where(hot, -np.inf, logits), axis=1)
         top = tf.sort(logits, axis=1, direction="DESCENDING")
-        loss = -(z_label - z_other) / (top[:, 0] - top[:, 2] + 1e-12)
-        if self.reduction == "none":
-            return loss
-        return tf.reduce_sum(loss) if self.reduction == "sum" else tf.reduce_mean(loss)
+        return -(z_label - z_other) / (top[:, 0] - top[:, 2] + 1e-12)
 
 
 def target_order(logits: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
