@@ -47,6 +47,9 @@ def test_traced_class_gradients_equal_arts_own(trained_lenet, sample, label):
     assert mine.shape == arts.shape == ((20, 10, 28, 28, 1) if arg is None else (20, 1, 28, 28, 1))
     np.testing.assert_allclose(mine, arts, rtol=0, atol=1e-5 * np.abs(arts).max())
     assert np.abs(arts).max() > 0
+    if label == "none":  # the forward pass every ART attack reads, also traced once per model
+        np.testing.assert_allclose(ours.predict(x), TensorFlowV2Classifier.predict(ours, x),
+                                   rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("loss", ["sparse_cross_entropy", "apgd_cross_entropy", "targeted_dlr"])

@@ -61,7 +61,10 @@ def art_classifier(model, input_shape, num_classes: int, loss_object=None):
     if width != num_classes:
         raise LadError(f"the model gives {width} class scores but num_classes={num_classes}; "
                        f"pass num_classes={width} (2 for a one-logit binary model)")
-    return _estimator_class()(
+    # lazy: ART takes ~1 s to import, and only its attacks need it
+    from lad_tf.attacks.art_estimator import TracedGradientClassifier
+
+    return TracedGradientClassifier(
         traced, model=lambda x, training=False: traced.logits(tf.cast(x, tf.float32)),
         nb_classes=num_classes, input_shape=tuple(input_shape),
         loss_object=(tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -154,7 +157,7 @@ def per_example_loss(loss_object):
     return None, None
 
 
-def _reduce(values, reduction):
+def reduce_losses(values, reduction):
     """ART's reductions: "none", "sum", else the mean (Keras' "sum_over_batch_size")."""
     if reduction == "none":
         return values
@@ -179,76 +182,6 @@ def traced_functions(model, input_shape) -> TracedFunctions:
     if shape not in cache:
         cache[shape] = TracedFunctions(model, shape)
     return cache[shape]
-
-
-def _estimator_class():
-    """ART's `TensorFlowV2Classifier` with `class_gradient` computed by the
-    model's traced `label_gradient`: the same gradients (each image's logit
-    of its label, with respect to that image) in one graph call per label
-    vector. Defined on first use: ART takes ~1 s to import, and only its
-    attacks need it."""
-    global _ESTIMATOR
-    if _ESTIMATOR is not None:
-        return _ESTIMATOR
-    from art.estimators.classification import TensorFlowV2Classifier
-
-    class TracedGradientClassifier(TensorFlowV2Classifier):
-        def __init__(self, traced: TracedFunctions, **kwargs):
-            super().__init__(**kwargs)
-            self._traced = traced
-
-        def class_gradient(self, x, label=None, training_mode=False, **kwargs):
-            """ART's contract: [B, K, H, W, C] for label None, else [B, 1, H, W, C]."""
-            if self.preprocessing_operations:  # none here (preprocessing=None); ART's path has them
-                return super().class_gradient(x, label, training_mode, **kwargs)
-            x = tf.convert_to_tensor(np.asarray(x, "float32"))
-            batch = int(x.shape[0])
-
-            def gradient(labels):
-                return self._traced.label_gradient(x, tf.constant(labels, tf.int32)).numpy()
-
-            if label is None:
-                return np.stack([gradient(np.full(batch, k)) for k in range(self.nb_classes)],
-                                axis=1)
-            labels = np.broadcast_to(np.asarray(label, "int64").reshape(-1), (batch,))
-            return gradient(labels)[:, None]
-
-        def _traced_loss(self, y):
-            """The traced (losses, gradient) of this estimator's loss, or None (ART's path)."""
-            if self.preprocessing_operations or np.ndim(y) != 2:
-                return None
-            return self._traced.loss_functions(self._loss_object)
-
-        def compute_loss(self, x, y, reduction="none", training_mode=False, **kwargs):
-            """ART's contract: the loss per image ("none"), or its "sum" or "mean"."""
-            from art.utils import check_and_transform_label_format
-
-            y = check_and_transform_label_format(y, self.nb_classes)
-            traced = self._traced_loss(y)
-            if traced is None:
-                return super().compute_loss(x, y, reduction, training_mode, **kwargs)
-            values = traced[0](_float32(x), _float32(y)).numpy()
-            return _reduce(values, reduction)
-
-        def loss_gradient(self, x, y, training_mode=False, **kwargs):
-            """ART's contract: the gradient of the loss object's reduction of the losses."""
-            traced = self._traced_loss(y)
-            if traced is None:
-                return super().loss_gradient(x, y, training_mode, **kwargs)
-            gradients = traced[1](_float32(x), _float32(y))
-            if getattr(self._loss_object, "reduction", None) not in ("none", "sum"):
-                gradients = gradients / tf.cast(tf.shape(gradients)[0], tf.float32)  # the mean
-            return gradients.numpy() if isinstance(x, np.ndarray) else gradients
-
-    _ESTIMATOR = TracedGradientClassifier
-    return _ESTIMATOR
-
-
-_ESTIMATOR = None
-
-
-def _float32(a):
-    return tf.cast(tf.convert_to_tensor(a), tf.float32)
 
 
 def one_hot(labels, num_classes: int):
