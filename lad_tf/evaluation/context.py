@@ -13,6 +13,7 @@ from lad_tf import models
 from lad_tf.lad import attention_svm
 from lad_tf.utils.cache import ResultCache
 from lad_tf.utils.files import fingerprint
+from lad_tf.utils.shared_models import shared_model
 
 # EvaluationConfig fields that only the threats beyond L-inf read.
 THREAT_FIELDS = ("threats", "l2_eps", "l2_attack_params", "spatial", "corruptions",
@@ -23,8 +24,9 @@ _REGISTERED = (attention_svm, models)
 
 
 def load_model(path: Path) -> keras.Model:
-    """A `.keras` file of a run (classifier, generator, SVM or defended model)."""
-    return keras.models.load_model(path)
+    """A `.keras` file of a run (classifier, generator, SVM or defended model),
+    shared read-only within the process (`lad_tf.utils.shared_models`)."""
+    return shared_model(path)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,7 @@ from lad_tf.pipeline.stages.generate import generate_set
 from lad_tf.utils.files import save_keras, write_json
 from lad_tf.utils.metrics import accuracy
 from lad_tf.utils.monitoring import log
+from lad_tf.utils.shared_models import shared_model
 
 METHODS_DIR = "methods"
 
@@ -130,8 +131,8 @@ def harden(run: Run, classifier, generator, svm, targets: TargetChoice) -> tuple
             f"{row['clean']:.4f}, PGD-{row['pgd_steps']} {row['robust']:.4f}, {row['seconds']:.0f} s"
             + (f", collapsed at epoch {row['collapsed_at_epoch']}" if row["collapsed_at_epoch"]
                else ""))
-    result["export_choice"] = choose_export(run.run_dir, run.recipe, run.data,
-                                            keras.models.load_model, log)
+    # shared read-only with the evaluation stage, which attacks the same files
+    result["export_choice"] = choose_export(run.run_dir, run.recipe, run.data, shared_model, log)
     chosen = result["export_choice"]["chosen"]
     hardened = keras.models.load_model(candidate_files(run.run_dir, cfg.methods)[chosen])
     save_keras(hardened, run.artifact("harden"))
