@@ -12,29 +12,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lad_tf.attacks.art import art_classifier, one_hot
+from lad_tf.attacks.art import PerExampleLoss, art_classifier, one_hot
 from lad_tf.attacks.norms import resolve_norm
 
 
-class CrossEntropy:
+class CrossEntropy(PerExampleLoss):
     """ART 1.20.1's APGD cross-entropy on logits: softmax cross-entropy per
-    image, then ART's reduction.
-
-    Attributes:
-        reduction: "none", "sum", or anything else for the mean (ART sets it;
-            "mean" as ART's own).
-    """
-
-    def __init__(self):
-        self.reduction = "mean"
-
-    def __call__(self, y_true, y_pred):
-        """Args: y_true float [B, K] one-hot labels; y_pred float [B, K] logits.
-        Returns: float32 [B] losses, or a scalar after reduction."""
-        loss = self.per_example(y_true, y_pred)
-        if self.reduction == "none":
-            return loss
-        return tf.reduce_sum(loss) if self.reduction == "sum" else tf.reduce_mean(loss)
+    image, then ART's reduction (`PerExampleLoss`)."""
 
     @staticmethod
     def per_example(y_true, y_pred):

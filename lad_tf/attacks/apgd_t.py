@@ -18,33 +18,19 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lad_tf.attacks.art import art_classifier, one_hot
+from lad_tf.attacks.art import PerExampleLoss, art_classifier, one_hot
 from lad_tf.attacks.norms import resolve_norm
 from lad_tf.utils.batching import predict_labels
 from lad_tf.utils.errors import LadError
 
 
-class TargetedDLR:
+class TargetedDLR(PerExampleLoss):
     """ART 1.20.1's DLR loss, vectorised: -(z_t - max_{j != t} z_j) / (z_1 - z_3).
 
     z_t is the logit of the label row (the target, for APGD-T), z_1 >= z_2 >=
     z_3 the sorted logits. APGD-T minimises it. 1e-12 in the denominator (as
-    AutoAttack) keeps it finite when z_1 == z_3.
-
-    Attributes:
-        reduction: "none", "sum", or anything else for the mean (ART sets it).
+    AutoAttack) keeps it finite when z_1 == z_3. `reduction` as `PerExampleLoss`.
     """
-
-    def __init__(self):
-        self.reduction = "sum_over_batch_size"
-
-    def __call__(self, y_true, y_pred):
-        """Args: y_true float [B, K] one-hot labels; y_pred float [B, K] logits, K >= 3.
-        Returns: float32 [B] losses, or a scalar after reduction."""
-        loss = self.per_example(y_true, y_pred)
-        if self.reduction == "none":
-            return loss
-        return tf.reduce_sum(loss) if self.reduction == "sum" else tf.reduce_mean(loss)
 
     @staticmethod
     def per_example(y_true, y_pred):

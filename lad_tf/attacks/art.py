@@ -137,6 +137,31 @@ class TracedFunctions:
         return self._losses[kind]
 
 
+class PerExampleLoss:
+    """A loss handed to ART as the estimator's own: subclasses define
+    `per_example` (one-hot labels float [B, K], logits [B, K]) -> float32 [B],
+    a function of its arguments only, which the estimator traces
+    (`per_example_loss`); calling the object reduces it as ART asks.
+
+    Attributes:
+        reduction: "none", "sum", or anything else for the mean (ART sets it).
+    """
+
+    def __init__(self):
+        self.reduction = "mean"
+
+    def __call__(self, y_true, y_pred):
+        """Returns: float32 [B] losses, or a scalar after reduction."""
+        loss = self.per_example(y_true, y_pred)
+        if self.reduction == "none":
+            return loss
+        return tf.reduce_sum(loss) if self.reduction == "sum" else tf.reduce_mean(loss)
+
+    @staticmethod
+    def per_example(y_true, y_pred):
+        raise NotImplementedError
+
+
 def per_example_loss(loss_object):
     """(kind, fn (one-hot labels [B, K], logits [B, K]) -> float32 [B]) of a
     loss whose per-image values this module computes in a traced graph, or
