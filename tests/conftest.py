@@ -14,34 +14,46 @@ import os
 import subprocess
 import sys
 
-import keras
-import numpy as np
-import pytest
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# On xdist workers (one more than the cores, below), TensorFlow gets one thread per
+# pool, in the worker and in every process a test starts (they inherit os.environ);
+# set before TensorFlow is first imported. With its default (a pool per core, for
+# each of intra- and inter-op) three workers on two cores ran more threads than
+# cores, which contended: in a fresh clone on 2026-12-05 the suite's processes took
+# 1,489 CPU seconds instead of 1,641 and the suite 13 min 44 s instead of 14 min
+# 52 s (`-n 0` keeps TensorFlow's default).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 # ART configures a logging StreamHandler on whatever sys.stderr is when it is first
 # imported. The attacks import it lazily; first imported inside a test that captures
 # with capfd (an in-process run whose export choice attacks), the handler kept that
 # test's capture file and wrote to it after it was closed, and pytest lost stderr for
-# every later test of the worker (577 errors). Imported here, it binds the real stderr.
-import art  # noqa: E402,F401
+# every later test of the worker (577 errors). Imported here (`import art`), it binds
+# the real stderr.
+import art  # noqa: F401
+import keras
+import numpy as np
+import pytest
 
 # The files whose tests take the longest (end-to-end runs), longest first, by the
-# per-file totals of `pytest --durations=0` (2026-12-04). The suite runs on
+# per-file totals of `pytest --durations=0` (2026-12-05). The suite runs on
 # pytest-xdist workers one file at a time (--dist loadfile --no-loadscope-reorder,
 # in pyproject.toml), in collection order: starting the long files first lets the
 # workers finish together. (xdist's default reorders files by their number of
 # tests, which started the 2-test, 5-minute export-choice file last: the whole
 # suite then waited 5 minutes on one worker.)
-LONGEST_FIRST = ("test_robustness.py", "test_export_choice_e2e.py", "test_selection_real_collapse.py",
-                 "test_ga.py", "test_svhn_celeba_cli.py", "test_cli.py", "test_own_data.py",
-                 "test_distribute.py", "test_from_run.py", "test_benchmarks.py", "test_export.py",
-                 "test_ga_study.py", "test_zoo.py", "test_own_model.py", "test_resume.py",
-                 "test_recipe_fit_run.py", "test_serving.py", "test_from_run_own.py",
-                 "test_export_methods.py", "test_art_attacks.py", "test_attacks.py",
-                 "test_ga_mnist.py", "test_defences.py", "test_registration.py",
-                 "test_nearest_targets.py", "test_saving.py")
+LONGEST_FIRST = ("test_robustness.py", "test_export_choice_e2e.py", "test_benchmarks.py",
+                 "test_selection_real_collapse.py", "test_own_data.py", "test_svhn_celeba_cli.py",
+                 "test_ga.py", "test_export.py", "test_resume.py", "test_from_run.py",
+                 "test_distribute.py", "test_cli.py", "test_ga_study.py", "test_own_model.py",
+                 "test_threats.py", "test_zoo.py", "test_recipe_fit_run.py",
+                 "test_from_run_own.py", "test_defences.py", "test_serving.py",
+                 "test_export_methods.py", "test_registration.py", "test_ga_mnist.py",
+                 "test_svhn_celeba_lad.py", "test_metrics.py", "test_art_attacks.py",
+                 "test_saving.py", "test_nearest_targets.py", "test_selection.py",
+                 "test_attacks.py")
 
 
 def pytest_xdist_auto_num_workers(config):

@@ -51,12 +51,16 @@ def test_changed_defence_budget_retrains_that_defence_only(source_run):
     assert json.loads((new / "recipe.json").read_text())["pgd_at"]["epochs"] == 2
 
 
-def test_changed_generator_trains_it_and_everything_after(source_run):
+def test_changed_generator_trains_it_and_everything_after(source_run, capfd):
+    """The command's main() in this process (the test above runs `python -m
+    lad_tf.harden --from-run` in a fresh one)."""
+    from lad_tf.cli.harden import main
+
     cwd, old = source_run
     new = cwd / "new-generator"
-    result = run_module("lad_tf.harden", *SMALL, "--set", "pgd_at.epochs=1",
-                        "--set", "generator.epochs=1", "--stop-after", "generator",
-                        "--run-dir", str(new), "--from-run", str(old), cwd=cwd)
+    result = run_main(main, *SMALL, "--set", "pgd_at.epochs=1", "--set", "generator.epochs=1",
+                      "--stop-after", "generator", "--run-dir", new, "--from-run", old, cwd=cwd,
+                      capfd=capfd)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((new / "from_run.json").read_text())
     assert summary["stages"] == ["classifier"]
@@ -66,8 +70,8 @@ def test_changed_generator_trains_it_and_everything_after(source_run):
 
 
 def test_bad_from_run_fails_before_writing(tmp_path, capfd):
-    """The command's main() in this process (the runs above are `python -m
-    lad_tf.harden --from-run` in fresh processes)."""
+    """The command's main() in this process (the first run above is `python -m
+    lad_tf.harden --from-run` in a fresh process)."""
     from lad_tf.cli.harden import main
 
     not_a_run = tmp_path / "empty"

@@ -150,9 +150,12 @@ def test_python_api_hardens_from_an_npz_and_keeps_its_test_split(tmp_path, monke
 
 
 @pytest.mark.slow
-def test_cli_hardens_your_rgb_model_on_your_folder_with_a_generator_sized_for_it(folder, tmp_path):
+def test_cli_hardens_your_rgb_model_on_your_folder_with_a_generator_sized_for_it(folder, tmp_path,
+                                                                               capfd):
     """--model + --data together: a 20x20 RGB Functional CNN (no zoo generator makes
-    20x20x3 images) trained briefly on the folder's digits, hardened from the folder."""
+    20x20x3 images) trained briefly on the folder's digits, hardened from the folder
+    by the command's main() in this process (test_cli_hardens_from_an_image_folder
+    runs `python -m lad_tf.harden --data` in a fresh one)."""
     splits, _ = load_own_data(folder, recipe_data("data.image_size=20", "data.channels=3"))
     keras.utils.set_random_seed(0)
     images = keras.Input((20, 20, 3))
@@ -171,10 +174,9 @@ def test_cli_hardens_your_rgb_model_on_your_folder_with_a_generator_sized_for_it
 
     run_dir = tmp_path / "run"
     tiny = [arg for pair in TINY[1:] for arg in ("--set", pair)]  # the model sets the size
-    result = run_module("lad_tf.harden", "--model", str(path), "--latent-layer", "fc1",
-                        "--data", str(folder), "--dataset", "digits", "--run-dir", str(run_dir),
-                        "--export-base", str(tmp_path / "serving"),
-                        *tiny, cwd=tmp_path)
+    result = run_main(harden_main, "--model", path, "--latent-layer", "fc1", "--data", folder,
+                      "--dataset", "digits", "--run-dir", run_dir, "--export-base",
+                      tmp_path / "serving", *tiny, cwd=tmp_path, capfd=capfd)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resizing 8x8, 12x12 images to 20x20" in result.stderr
     assert "using the 'auto' generator sized for them" in result.stderr

@@ -32,7 +32,11 @@ def report(run_dir) -> dict:
     return json.loads((run_dir / "report.json").read_text())["stages"]
 
 
-def test_killed_generator_stage_resumes_from_its_backup(tmp_path, tiny_digits_run):
+def test_killed_generator_stage_resumes_from_its_backup(tmp_path, tiny_digits_run, capfd):
+    """Killed in a fresh process, resumed by the command's main() in this one
+    (conftest.tiny_digits_run runs `python -m lad_tf.harden --resume` itself)."""
+    from lad_tf.cli.harden import main
+
     _, reference, _, _ = tiny_digits_run  # the same settings, never interrupted in a stage
 
     killed = tmp_path / "killed"
@@ -52,8 +56,7 @@ def test_killed_generator_stage_resumes_from_its_backup(tmp_path, tiny_digits_ru
     assert not (killed / "generator.keras").exists()
     assert (killed / "backup" / "generator").is_dir()
 
-    resumed = subprocess.run(command(killed, "--resume"), capture_output=True, text=True,
-                             env=ENV, timeout=600, cwd=tmp_path)
+    resumed = run_main(main, *arguments(killed, "--resume"), cwd=tmp_path, capfd=capfd)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "reusing classifier.keras" in resumed.stderr
     epochs = [line.split("generator epoch ")[1].split("/")[0]
