@@ -19,9 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # pool, in the worker and in every process a test starts (they inherit os.environ);
 # set before TensorFlow is first imported. With its default (a pool per core, for
 # each of intra- and inter-op) three workers on two cores ran more threads than
-# cores, which contended: in a fresh clone on 2026-12-05 the suite's processes took
-# 1,489 CPU seconds instead of 1,641 and the suite 13 min 44 s instead of 14 min
-# 52 s (`-n 0` keeps TensorFlow's default).
+# cores, which contended: in a fresh clone on 2026-12-05 the suite took 13 min 44 s
+# with one thread, 14 min 22 s and 14 min 52 s without (`-n 0` keeps TensorFlow's
+# default).
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
